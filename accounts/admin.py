@@ -1,0 +1,41 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.gis.admin import GISModelAdmin
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organisation, Partner, Unit, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "get_full_name", "organisation", "is_active", "is_staff")
+    list_filter = ("groups", "organisation", "is_active", "is_staff")
+    list_select_related = ("organisation",)
+    fieldsets = BaseUserAdmin.fieldsets + ((_("Beacon"), {"fields": ("organisation", "phone")}),)
+    add_fieldsets = BaseUserAdmin.add_fieldsets + (
+        (_("Beacon"), {"fields": ("organisation", "groups")}),
+    )
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(GISModelAdmin):
+    list_display = ("code", "name", "level", "parent")
+    list_filter = ("level",)
+    list_select_related = ("parent",)
+    search_fields = ("code", "name")
+
+
+@admin.register(Unit)
+class UnitAdmin(GISModelAdmin):
+    list_display = ("name", "organisation", "kind", "availability", "last_position_at")
+    list_filter = ("organisation", "kind", "availability")
+    list_select_related = ("organisation",)
+    search_fields = ("name",)
+    filter_horizontal = ("members",)
+
+
+@admin.register(Partner)
+class PartnerAdmin(GISModelAdmin):
+    list_display = ("organisation", "base_url", "auto_send", "is_active")
+    list_filter = ("is_active", "auto_send")
+    list_select_related = ("organisation",)

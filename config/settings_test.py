@@ -1,0 +1,31 @@
+"""Test settings: the real services, kept apart from a `make run` on the same machine."""
+
+import os
+import re
+
+from config.settings import *  # noqa: F403
+from config.settings import REDIS_URL
+
+
+def redis_db(url: str, db: int) -> str:
+    """Return the Redis URL pointing at another database number."""
+    base = re.sub(r"/\d*$", "", url.rstrip("/")) if re.search(r"://[^/]+/\d*$", url) else url
+    return f"{base}/{db}"
+
+
+# Tests own Redis databases 14 (cache) and 15 (broker) and a queue of their own, so a worker
+# from `make run` never takes a test's task and tests may flush freely.
+CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", redis_db(REDIS_URL, 15))
+CELERY_TASK_DEFAULT_QUEUE = "beacon-test"
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("TEST_CACHE_URL", redis_db(REDIS_URL, 14)),
+        "KEY_PREFIX": "beacon-test",
+    }
+}
+# Hashing dominates a naive suite's time; tests do not need strong hashes.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# English is the tests' default language; tests that need Chinese ask for it.
+LANGUAGE_CODE = "en"
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405

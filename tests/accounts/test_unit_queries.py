@@ -1,0 +1,50 @@
+"""Spatial reads on units, against real PostGIS."""
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.db import IntegrityError
+
+from accounts.models import Unit
+from search.geo import SRID
+from tests.factories import UnitFactory, square
+
+pytestmark = pytest.mark.django_db
+
+
+def test_covering_returns_exactly_the_units_whose_home_area_contains_the_point():
+    west = UnitFactory(home_area=square(117.10, 34.20, 0.05))
+    overlap = UnitFactory(home_area=square(117.14, 34.20, 0.05))
+    UnitFactory(home_area=square(117.40, 34.20, 0.05))
+    point = Point(117.12, 34.20, srid=SRID)
+
+    found = set(Unit.objects.covering(point))
+
+    assert found == {west, overlap}
+
+
+def test_covering_agrees_with_geos_on_the_demo_world(demo_world):
+    units = list(Unit.objects.all())
+    probes = [
+        Point(117.0 + i * 0.06, 34.02 + j * 0.06, srid=SRID) for i in range(11) for j in range(8)
+    ]
+
+    for point in probes:
+        expected = {u.pk for u in units if u.home_area.contains(point)}
+        assert set(Unit.objects.covering(point).values_list("pk", flat=True)) == expected
+
+
+def test_available_leaves_out_busy_and_off_duty_units():
+    ready = UnitFactory()
+    UnitFactory(availability=Unit.Availability.BUSY)
+    UnitFactory(availability=Unit.Availability.OFF_DUTY)
+
+    assert list(Unit.objects.available()) == [ready]
+
+
+def test_database_refuses_an_invalid_home_area():
+    from django.contrib.gis.geos import Polygon
+
+    bow_tie = Polygon(((117.0, 34.0), (117.1, 34.1), (117.1, 34.0), (117.0, 34.1), (117.0, 34.0)))
+
+    with pytest.raises(IntegrityError, match="unit_home_area_valid"):
+        UnitFactory(home_area=bow_tie)
