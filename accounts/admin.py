@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.gis.admin import GISModelAdmin
+from django.db.models import URLField
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation, Partner, Unit, User
@@ -39,3 +40,5 @@ class PartnerAdmin(GISModelAdmin):
     list_display = ("organisation", "base_url", "auto_send", "is_active")
     list_filter = ("is_active", "auto_send")
     list_select_related = ("organisation",)
+    # Partners are reached over https; say so now rather than inherit Django 5's http guess.
+    formfield_overrides = {URLField: {"assume_scheme": "https"}}
