@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
+    "rest_framework_gis",
+    "django_filters",
     "accounts",
     "search",
 ]
@@ -88,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.context_processors.beacon",
             ],
         },
     },
@@ -176,6 +179,20 @@ GEOCODER = {
     "MIN_DELAY_SECONDS": env_float("GEOCODER_MIN_DELAY_SECONDS", 1.0),
     "CACHE_SECONDS": int(os.environ.get("GEOCODER_CACHE_SECONDS", str(7 * 24 * 3600))),
 }
+
+# Map tiles for Leaflet (vendored under static/). Point MAP_TILE_URL at the centre's own tile
+# server where there is one; the map still takes a pin without tiles.
+MAP = {
+    "TILE_URL": os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+    "ATTRIBUTION": os.environ.get("MAP_ATTRIBUTION", "© OpenStreetMap contributors"),
+    "CENTER_LAT": env_float("MAP_CENTER_LAT", 34.25),
+    "CENTER_LON": env_float("MAP_CENTER_LON", 117.3),
+    "ZOOM": int(os.environ.get("MAP_ZOOM", "10")),
+}
+
+# The largest upload Django holds in memory; photos above this spill to a temporary file.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

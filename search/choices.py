@@ -11,6 +11,14 @@ class CaseStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+class Priority(models.IntegerChoices):
+    """Lower sorts first: the newest critical cases head every list."""
+
+    CRITICAL = 1, _("Critical")
+    HIGH = 2, _("High")
+    NORMAL = 3, _("Normal")
+
+
 class SubjectCategory(models.TextChoices):
     YOUNG_CHILD = "young_child", _("Young child (1-6)")
     CHILD = "child", _("Child (7-12)")
@@ -21,3 +29,70 @@ class SubjectCategory(models.TextChoices):
     INTELLECTUAL_DISABILITY = "intellectual_disability", _("Intellectual disability")
     DESPONDENT = "despondent", _("Despondent / at risk of self-harm")
     OTHER = "other", _("Other")
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class WeatherExposure(models.TextChoices):
+    NONE = "none", _("Sheltered or mild weather")
+    MODERATE = "moderate", _("Cold, heat or rain")
+    SEVERE = "severe", _("Severe: freezing, storm, extreme heat")
+
+
+class ReportChannel(models.TextChoices):
+    PHONE_110 = "phone_110", _("110 call")
+    WALK_IN = "walk_in", _("Walk-in at a station")
+    ONLINE = "online", _("Online report")
+    REFERRAL = "referral", _("Referral from another agency")
+    OTHER = "other", _("Other")
+
+
+class LocationSource(models.TextChoices):
+    PIN = "pin", _("Pinned on the map")
+    GEOCODED = "geocoded", _("Geocoded from the address")
+    API = "api", _("Given as coordinates")
+
+
+class Outcome(models.TextChoices):
+    FOUND_WELL = "found_well", _("Found well")
+    FOUND_NEEDS_CARE = "found_needs_care", _("Found, needs care")
+    FOUND_INJURED = "found_injured", _("Found injured")
+    FOUND_DECEASED = "found_deceased", _("Found deceased")
+    RETURNED = "returned", _("Returned by themselves")
+    WITHDRAWN = "withdrawn", _("Report withdrawn")
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Case opened")
+    EDITED = "edited", _("Case edited")
+    STATUS_CHANGED = "status_changed", _("Status changed")
+    PRIORITY_OVERRIDDEN = "priority_overridden", _("Priority overridden")
+    SENSITIVE_VIEWED = "sensitive_viewed", _("Sensitive details viewed")
+    LINKED = "linked", _("Linked to another case")
+    CONTACT_ATTEMPT = "contact_attempt", _("Crisis contact attempt")
+    WITHDRAWN = "withdrawn", _("Report withdrawn")
+    OUTCOME_RECORDED = "outcome_recorded", _("Outcome recorded")
+
+
+class EventSource(models.TextChoices):
+    WEB = "web", _("Web")
+    API = "api", _("API")
+    SYSTEM = "system", _("System")
+
+
+class ContactChannel(models.TextChoices):
+    PHONE = "phone", _("Phone call")
+    SMS = "sms", _("Text message")
+    IN_PERSON = "in_person", _("In person")
+    OTHER = "other", _("Other")
+
+
+class ContactResult(models.TextChoices):
+    REACHED = "reached", _("Reached the person")
+    REACHED_FAMILY = "reached_family", _("Reached family")
+    NO_ANSWER = "no_answer", _("No answer")
+    LEFT_MESSAGE = "left_message", _("Left a message")

@@ -82,3 +82,42 @@ def celery_worker(django_db_setup, tmp_path_factory):
 def demo_world(db):
     """Seed the demo world (tests run with DEBUG off, so say it is allowed)."""
     call_command("seed_demo", allow_production=True, verbosity=0)
+
+
+@pytest.fixture
+def nominatim(settings):
+    """A local Nominatim look-alike, with the geocoder settings pointed at it."""
+    from django.core.cache import cache
+
+    from search import geo
+    from tests import fake_nominatim
+
+    server = fake_nominatim.start()
+    settings.GEOCODER = {
+        **settings.GEOCODER,
+        "PROVIDER": "nominatim",
+        "DOMAIN": f"127.0.0.1:{server.server_address[1]}",
+        "SCHEME": "http",
+        "TIMEOUT": 0.5,
+        "MIN_DELAY_SECONDS": 0,
+    }
+    geo._geocoder.cache_clear()
+    cache.clear()
+    yield server
+    server.shutdown()
+    server.server_close()
+    geo._geocoder.cache_clear()
+
+
+@pytest.fixture
+def clerk(demo_world):
+    from accounts.models import User
+
+    return User.objects.get(username="clerk")
+
+
+@pytest.fixture
+def coordinator(demo_world):
+    from accounts.models import User
+
+    return User.objects.get(username="coordinator")

@@ -1,4 +1,5 @@
-from .cases import Case
+from .cases import Case, CaseReferenceCounter, CrisisContact
 from .ops import HealthPing
+from .timeline import CaseEvent
 
-__all__ = ["Case", "HealthPing"]
+__all__ = ["Case", "CaseEvent", "CaseReferenceCounter", "CrisisContact", "HealthPing"]

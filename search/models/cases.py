@@ -1,18 +1,46 @@
 """The case: one missing person and the search for them."""
 
+from datetime import date
+
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import GistIndex
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from search.choices import CaseStatus, SubjectCategory
+from search.choices import (
+    CaseStatus,
+    ContactChannel,
+    ContactResult,
+    LocationSource,
+    Outcome,
+    Priority,
+    ReportChannel,
+    Sex,
+    SubjectCategory,
+    WeatherExposure,
+)
 from search.geo import SRID
+
+OPEN_STATUSES = (CaseStatus.OPEN, CaseStatus.ACTIVE)
+
+
+class CaseQuerySet(models.QuerySet):
+    def open(self) -> "CaseQuerySet":
+        """Return cases still being searched for."""
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def in_organisations(self, organisation_ids) -> "CaseQuerySet":
+        return self.filter(organisation_id__in=organisation_ids)
+
+    def newest_critical_first(self) -> "CaseQuerySet":
+        return self.order_by("priority", "-created_at")
 
 
 class Case(models.Model):
-    """A missing-person case; the intake issue grows the subject profile."""
+    """A missing-person case: the subject, where and when last seen, who reported it."""
 
-    reference = models.CharField(_("reference"), max_length=24, unique=True)
+    reference = models.CharField(_("reference"), max_length=24, unique=True, editable=False)
     organisation = models.ForeignKey(
         "accounts.Organisation",
         verbose_name=_("organisation"),
@@ -22,12 +50,78 @@ class Case(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=CaseStatus.choices, default=CaseStatus.OPEN
     )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    computed_priority = models.PositiveSmallIntegerField(
+        _("computed priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    # Codes and values, not sentences, so the reasons read in either language.
+    priority_reasons = models.JSONField(_("priority reasons"), default=list, blank=True)
+    priority_override_reason = models.TextField(_("override reason"), blank=True)
+
+    # Subject
     subject_name = models.CharField(_("subject name"), max_length=200)
+    sex = models.CharField(_("sex"), max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    estimated_age = models.PositiveSmallIntegerField(
+        _("estimated age"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(120)],
+        help_text=_("When the date of birth is not known."),
+    )
+    height_cm = models.PositiveSmallIntegerField(
+        _("height (cm)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(30), MaxValueValidator(250)],
+    )
+    build = models.CharField(_("build"), max_length=100, blank=True)
+    hair = models.CharField(_("hair"), max_length=100, blank=True)
+    clothing = models.TextField(_("clothing"), max_length=1000, blank=True)
+    distinguishing_marks = models.TextField(_("distinguishing marks"), max_length=1000, blank=True)
+    languages = models.CharField(_("languages spoken"), max_length=200, blank=True)
+    photo = models.ImageField(_("photo"), upload_to="case-photos/%Y/%m/", blank=True)
     category = models.CharField(_("category"), max_length=32, choices=SubjectCategory.choices)
+    medical_needs = models.TextField(_("medical needs"), max_length=2000, blank=True)
+    medication = models.TextField(_("medication"), max_length=1000, blank=True)
+    self_harm_risk = models.BooleanField(_("at risk of self-harm or in distress"), default=False)
+    weather_exposure = models.CharField(
+        _("weather exposure"),
+        max_length=10,
+        choices=WeatherExposure.choices,
+        default=WeatherExposure.NONE,
+    )
+
+    # Where and when
     last_seen_at = models.DateTimeField(_("last seen at"))
     last_seen_point = models.PointField(
         _("last seen point"), srid=SRID, geography=True, spatial_index=False
     )
+    last_seen_place = models.CharField(_("last seen place"), max_length=300, blank=True)
+    location_source = models.CharField(
+        _("location source"), max_length=10, choices=LocationSource.choices
+    )
+    circumstances = models.TextField(_("circumstances"), max_length=4000, blank=True)
+
+    # Reporter
+    reporter_name = models.CharField(_("reporter name"), max_length=200)
+    reporter_phone = models.CharField(_("reporter phone"), max_length=32)
+    reporter_relation = models.CharField(_("relation to the subject"), max_length=100, blank=True)
+    report_channel = models.CharField(
+        _("how the report came in"), max_length=16, choices=ReportChannel.choices
+    )
+
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
+    outcome_note = models.TextField(_("outcome note"), max_length=2000, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    linked_cases = models.ManyToManyField(
+        "self", verbose_name=_("linked cases"), blank=True, symmetrical=True
+    )
+
+    # Optimistic locking: every update says which version it read; a stale one is refused.
+    version = models.PositiveIntegerField(_("version"), default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -35,15 +129,73 @@ class Case(models.Model):
         related_name="cases_created",
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = CaseQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("case")
         verbose_name_plural = _("cases")
-        ordering = ["-created_at"]
+        ordering = ["priority", "-created_at"]
         indexes = [
             GistIndex(fields=["last_seen_point"], name="case_last_seen_gist"),
             models.Index(fields=["organisation", "status"], name="case_org_status_idx"),
+            models.Index(fields=["priority", "-created_at"], name="case_priority_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(estimated_age__isnull=True) | models.Q(estimated_age__lte=120),
+                name="case_estimated_age_range",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=CaseStatus.CLOSED) | ~models.Q(outcome=""),
+                name="case_closed_has_outcome",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.reference} {self.subject_name}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def age_on(self, day: date) -> int | None:
+        """Return the subject's age in whole years on that day, from birth date or estimate."""
+        if self.date_of_birth:
+            born = self.date_of_birth
+            return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+        return self.estimated_age
+
+
+class CaseReferenceCounter(models.Model):
+    """The last reference number handed out per organisation and year (gap-free)."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT)
+    year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "year"], name="case_ref_counter_unique")
+        ]
+
+
+class CrisisContact(models.Model):
+    """An attempt by the crisis desk to reach a person at risk, or their family."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="crisis_contacts"
+    )
+    counsellor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("counsellor"), on_delete=models.PROTECT
+    )
+    attempted_at = models.DateTimeField(_("attempted at"))
+    channel = models.CharField(_("channel"), max_length=16, choices=ContactChannel.choices)
+    result = models.CharField(_("result"), max_length=16, choices=ContactResult.choices)
+    note = models.TextField(_("note"), max_length=2000, blank=True)
+
+    class Meta:
+        verbose_name = _("crisis contact attempt")
+        verbose_name_plural = _("crisis contact attempts")
+        ordering = ["-attempted_at"]

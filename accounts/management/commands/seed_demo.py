@@ -64,6 +64,8 @@ class Command(BaseCommand):
             )
         with transaction.atomic():
             created = self.seed()
+        if options["verbosity"] < 1:
+            return
         self.stdout.write(
             f"seed_demo: {created} objects created; "
             f"{Organisation.objects.count()} organisations, {Unit.objects.count()} units, "

@@ -1,0 +1,19 @@
+"""Values every page template may need."""
+
+from django.conf import settings
+
+from search import permissions
+
+
+def beacon(request):
+    """Return map settings and which sections of the navigation this user may open."""
+    user = getattr(request, "user", None)
+    signed_in = bool(user and user.is_authenticated)
+    return {
+        "MAP": settings.MAP,
+        "nav": {
+            "cases": signed_in and permissions.can_read_cases(user),
+            "file": signed_in and permissions.can_file_cases(user),
+            "crisis": signed_in and permissions.can_work_crisis_desk(user),
+        },
+    }

@@ -1,0 +1,87 @@
+"""Named reads of cases, spatial ones above all."""
+
+from datetime import datetime, timedelta
+from difflib import SequenceMatcher
+
+from django.contrib.gis.geos import Point
+from django.contrib.gis.measure import D
+from django.db.models import Max
+
+from accounts.models import Organisation, Role, User
+from accounts.selectors import organisation_tree_ids
+from search import permissions
+from search.models import Case
+from search.models.cases import CaseQuerySet
+
+# What "looks like the same person" means at intake.
+DUPLICATE_RADIUS_M = 5_000
+DUPLICATE_WINDOW = timedelta(days=3)
+DUPLICATE_NAME_SIMILARITY = 0.6
+DUPLICATE_AGE_DIFFERENCE = 5
+
+
+def cases_visible_to(user: User) -> CaseQuerySet:
+    """Return the cases this user may open: their organisation's and those below it."""
+    scope = organisation_tree_ids(user.organisation)
+    if permissions.can_read_cases(user):
+        return Case.objects.in_organisations(scope)
+    if permissions.can_work_crisis_desk(user):
+        return Case.objects.in_organisations(scope).filter(self_harm_risk=True)
+    return Case.objects.none()
+
+
+def crisis_queue(user: User) -> CaseQuerySet:
+    """Return open cases flagged at risk of self-harm, most urgent first, with the last contact."""
+    if not permissions.has_any_role(user, {Role.COUNSELLOR}):
+        return Case.objects.none()
+    return (
+        Case.objects.in_organisations(organisation_tree_ids(user.organisation))
+        .open()
+        .filter(self_harm_risk=True)
+        .annotate(last_contact_at=Max("crisis_contacts__attempted_at"))
+        .select_related("organisation")
+        .newest_critical_first()
+    )
+
+
+def name_similarity(a: str, b: str) -> float:
+    """Return 0..1 similarity of two names, ignoring case and spacing (works for CJK too)."""
+    a, b = "".join(a.split()).casefold(), "".join(b.split()).casefold()
+    if not a or not b:
+        return 0.0
+    return SequenceMatcher(None, a, b).ratio()
+
+
+def possible_duplicates(
+    *, user: User, subject_name: str, age: int | None, point: Point, last_seen_at: datetime
+) -> list[Case]:
+    """Return open cases the user can see that look like the same person, most alike first."""
+    nearby = (
+        cases_visible_to(user)
+        .open()
+        .filter(
+            last_seen_point__dwithin=(point, D(m=DUPLICATE_RADIUS_M)),
+            last_seen_at__range=(last_seen_at - DUPLICATE_WINDOW, last_seen_at + DUPLICATE_WINDOW),
+        )
+        .select_related("organisation")
+    )
+    found = []
+    for case in nearby:
+        similarity = name_similarity(subject_name, case.subject_name)
+        if similarity < DUPLICATE_NAME_SIMILARITY:
+            continue
+        other_age = case.age_on(case.last_seen_at.date())
+        if (
+            age is not None
+            and other_age is not None
+            and abs(age - other_age) > DUPLICATE_AGE_DIFFERENCE
+        ):
+            continue
+        case.name_similarity = similarity
+        found.append(case)
+    return sorted(found, key=lambda c: -c.name_similarity)
+
+
+def point_in_any_jurisdiction(point: Point) -> bool:
+    """Return whether any known organisation (partners included) covers the point."""
+    return Organisation.objects.filter(jurisdiction__contains=point).exists()

@@ -1,0 +1,300 @@
+"""Pages for clerks, coordinators and counsellors: parse, call one service, render."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.selectors import organisations_in_scope
+from search import permissions
+from search.choices import EventSource
+from search.filters import CaseFilter
+from search.forms import (
+    CaseEditForm,
+    CaseForm,
+    CloseForm,
+    CrisisContactForm,
+    DuplicateReviewForm,
+    PriorityOverrideForm,
+    WithdrawForm,
+)
+from search.models import Case
+from search.selectors import cases_visible_to, crisis_queue, possible_duplicates
+from search.services import closure, crisis, intake
+from search.services.timeline import Origin
+from search.services.triage import reason_text
+from search.timeline_display import timeline_rows
+
+CASES_PER_PAGE = 25
+
+
+def origin_of(request) -> Origin:
+    """Return who acts and from where, for the timeline."""
+    return Origin(actor=request.user, source=EventSource.WEB, ip=request.META.get("REMOTE_ADDR"))
+
+
+def require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied
+
+
+def visible_case(request, pk: int) -> Case:
+    """Return the case if this user may see it; 404 otherwise, so existence is not revealed."""
+    return get_object_or_404(cases_visible_to(request.user).select_related("organisation"), pk=pk)
+
+
+@login_required
+def case_list(request):
+    require(permissions.can_read_cases(request.user))
+    base = cases_visible_to(request.user).select_related("organisation").newest_critical_first()
+    case_filter = CaseFilter(
+        request.GET or None, queryset=base, organisations=organisations_in_scope(request.user)
+    )
+    cases = case_filter.qs if case_filter.is_bound and case_filter.is_valid() else base
+    page = Paginator(cases, CASES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "search/case_list.html",
+        {
+            "filter": case_filter,
+            "page": page,
+            "query": query.urlencode(),
+            "can_file": permissions.can_file_cases(request.user),
+        },
+    )
+
+
+def _form_context(form, **extra):
+    return {"form": form, "fields": form.visible_fields(), **extra}
+
+
+@login_required
+def case_create(request):
+    require(permissions.can_file_cases(request.user))
+    if request.method != "POST":
+        return render(request, "search/case_form.html", _form_context(CaseForm()))
+    form = CaseForm(request.POST, request.FILES)
+    review = DuplicateReviewForm(request.POST)
+    if not form.is_valid():
+        return render(request, "search/case_form.html", _form_context(form), status=400)
+    values = form.service_values()
+    duplicates = possible_duplicates(
+        user=request.user,
+        subject_name=values["subject_name"],
+        age=intake.subject_age(values),
+        point=values["last_seen_point"],
+        last_seen_at=values["last_seen_at"],
+    )
+    review.fields["link_to"].choices = [(c.pk, c.reference) for c in duplicates]
+    review.is_valid()
+    if duplicates and not review.cleaned_data.get("duplicates_reviewed"):
+        # The photo cannot ride along a re-rendered form: the clerk is told to attach it again.
+        return render(
+            request,
+            "search/case_form.html",
+            _form_context(form, duplicates=duplicates, photo_dropped=bool(request.FILES)),
+        )
+    link_ids = set(review.cleaned_data.get("link_to") or [])
+    try:
+        case = intake.case_open(
+            origin=origin_of(request),
+            data=intake.CaseInput(values=values, photo=form.cleaned_data.get("photo")),
+            link_to=[c for c in duplicates if c.pk in link_ids],
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return render(request, "search/case_form.html", _form_context(form), status=400)
+    messages.success(request, _("Case %(ref)s opened.") % {"ref": case.reference})
+    return redirect("case_detail", pk=case.pk)
+
+
+def _detail_context(request, case: Case, revealed: set[str]) -> dict:
+    user = request.user
+    allowed = permissions.sensitive_groups_for(user)
+    return {
+        "case": case,
+        "reasons": [reason_text(r) for r in case.priority_reasons],
+        "events": timeline_rows(case, sensitive_groups=allowed),
+        "allowed_sensitive": allowed,
+        "revealed": revealed,
+        "linked": case.linked_cases.all(),
+        "contacts": case.crisis_contacts.select_related("counsellor")[:20],
+        "can_edit": case.is_open and permissions.can_edit_case(user),
+        "can_override": case.is_open and permissions.can_override_priority(user),
+        "can_close": case.is_open and permissions.can_close_case(user),
+        "can_withdraw": case.is_open and permissions.can_withdraw_case(user),
+        "can_contact": case.is_open
+        and case.self_harm_risk
+        and permissions.can_work_crisis_desk(user),
+        "override_form": PriorityOverrideForm(initial={"priority": case.priority}),
+        "withdraw_form": WithdrawForm(),
+        "close_form": CloseForm(),
+        "contact_form": CrisisContactForm(),
+    }
+
+
+@login_required
+def case_detail(request, pk: int):
+    case = visible_case(request, pk)
+    return render(request, "search/case_detail.html", _detail_context(request, case, set()))
+
+
+@login_required
+@require_POST
+def case_reveal(request, pk: int):
+    """Show the sensitive parts this user may see, and record that they looked."""
+    case = visible_case(request, pk)
+    groups = permissions.sensitive_groups_for(request.user)
+    require(bool(groups))
+    intake.case_record_sensitive_view(origin=origin_of(request), case=case, groups=groups)
+    return render(request, "search/case_detail.html", _detail_context(request, case, groups))
+
+
+@login_required
+def case_edit(request, pk: int):
+    case = visible_case(request, pk)
+    require(permissions.can_edit_case(request.user) and case.is_open)
+    if request.method != "POST":
+        form = CaseEditForm(instance=case, initial={"version": case.version})
+        return render(request, "search/case_form.html", _form_context(form, case=case))
+    form = CaseEditForm(request.POST, request.FILES, instance=Case.objects.get(pk=case.pk))
+    if not form.is_valid():
+        return render(request, "search/case_form.html", _form_context(form, case=case), status=400)
+    try:
+        updated = intake.case_update(
+            origin=origin_of(request),
+            case=case,
+            data=intake.CaseInput(
+                values=form.service_values(), photo=form.cleaned_data.get("photo")
+            ),
+            expected_version=form.cleaned_data["version"],
+        )
+    except intake.EditConflict as conflict:
+        current = conflict.current
+        mine = form.service_values()
+        differences = [
+            {
+                "label": form.fields[name].label if name in form.fields else name,
+                "mine": mine.get(name),
+                "theirs": getattr(current, name),
+            }
+            for name in form.changed_data
+            if name in mine and mine.get(name) != getattr(current, name)
+        ]
+        # The next save is made knowingly on top of the newer version.
+        data = request.POST.copy()
+        data["version"] = current.version
+        retry = CaseEditForm(data, instance=current)
+        retry.is_valid()
+        return render(
+            request,
+            "search/case_form.html",
+            _form_context(retry, case=current, conflict=differences),
+            status=409,
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return render(request, "search/case_form.html", _form_context(form, case=case), status=400)
+    messages.success(request, _("Changes saved."))
+    return redirect("case_detail", pk=updated.pk)
+
+
+def _action(request, pk: int, form_class, call):
+    """Run one case action from a POSTed form; errors come back on the case page."""
+    case = visible_case(request, pk)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            call(case, form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            return redirect("case_detail", pk=case.pk)
+    else:
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    context = _detail_context(request, case, set())
+    return render(request, "search/case_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def case_override_priority(request, pk: int):
+    require(permissions.can_override_priority(request.user))
+    return _action(
+        request,
+        pk,
+        PriorityOverrideForm,
+        lambda case, d: intake.case_override_priority(
+            origin=origin_of(request), case=case, priority=d["priority"], reason=d["reason"]
+        ),
+    )
+
+
+@login_required
+@require_POST
+def case_withdraw(request, pk: int):
+    require(permissions.can_withdraw_case(request.user))
+    return _action(
+        request,
+        pk,
+        WithdrawForm,
+        lambda case, d: closure.case_withdraw(
+            origin=origin_of(request), case=case, reason=d["reason"]
+        ),
+    )
+
+
+@login_required
+@require_POST
+def case_close(request, pk: int):
+    require(permissions.can_close_case(request.user))
+    return _action(
+        request,
+        pk,
+        CloseForm,
+        lambda case, d: closure.case_close(
+            origin=origin_of(request), case=case, outcome=d["outcome"], note=d["note"]
+        ),
+    )
+
+
+@login_required
+@require_POST
+def crisis_contact(request, pk: int):
+    require(permissions.can_work_crisis_desk(request.user))
+    return _action(
+        request,
+        pk,
+        CrisisContactForm,
+        lambda case, d: crisis.crisis_contact_record(
+            origin=origin_of(request),
+            case=case,
+            channel=d["channel"],
+            result=d["result"],
+            note=d["note"],
+        ),
+    )
+
+
+@login_required
+def case_photo(request, pk: int):
+    """Serve the subject's photo to those who may see the case, never from a public URL."""
+    case = visible_case(request, pk)
+    if not case.photo:
+        raise Http404
+    response = FileResponse(case.photo.open("rb"))
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def crisis_desk(request):
+    require(permissions.can_work_crisis_desk(request.user))
+    return render(request, "search/crisis_desk.html", {"cases": crisis_queue(request.user)})
