@@ -1,6 +1,5 @@
 """Forms for clerks and coordinators: they validate and explain; services do the writing."""
 
-import phonenumbers
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -17,8 +16,7 @@ from search.models import Case
 from search.photos import clean_photo
 from search.selectors import point_in_any_jurisdiction
 from search.services.intake import check_timing
-
-PHONE_REGION = "CN"
+from search.validators import normalise_phone
 
 GEOCODING_MESSAGES = {
     GeocodingError.NOT_FOUND: _("No place was found for this address. Pin it on the map instead."),
@@ -29,23 +27,6 @@ GEOCODING_MESSAGES = {
         "The address lookup is not available right now. Pin the place on the map instead."
     ),
 }
-
-
-def normalise_phone(raw: str) -> str:
-    """Return the number in E.164 form, or raise ValidationError if it cannot be a phone number."""
-    try:
-        number = phonenumbers.parse(raw, PHONE_REGION)
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError(
-            _("This is not a phone number. Example: 138 0013 8000 or +86 10 1234 5678."),
-            code="phone",
-        ) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError(
-            _("This phone number cannot be dialled. Example: 138 0013 8000 or +86 10 1234 5678."),
-            code="phone",
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class CaseForm(forms.ModelForm):
@@ -151,6 +132,7 @@ class CaseForm(forms.ModelForm):
         (_("Reporter"), ("reporter_name", "reporter_phone", "reporter_relation", "report_channel")),
     )
     PLACE_FIELDS = ("address", "latitude", "longitude", "confirm_outside")
+    REQUIRED_HERE = ("reporter_name", "reporter_phone", "report_channel")
 
     def sections(self):
         """Return (title, bound fields) groups in the order the form is filled in."""
@@ -161,6 +143,9 @@ class CaseForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # A clerk always has someone in front of them; scripts filing through the API may not.
+        for name in self.REQUIRED_HERE:
+            self.fields[name].required = True
         self.fields["last_seen_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
         self.point = None
         self.location_source = None

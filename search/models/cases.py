@@ -106,11 +106,14 @@ class Case(models.Model):
     circumstances = models.TextField(_("circumstances"), max_length=4000, blank=True)
 
     # Reporter
-    reporter_name = models.CharField(_("reporter name"), max_length=200)
-    reporter_phone = models.CharField(_("reporter phone"), max_length=32)
+    reporter_name = models.CharField(_("reporter name"), max_length=200, blank=True)
+    reporter_phone = models.CharField(_("reporter phone"), max_length=32, blank=True)
     reporter_relation = models.CharField(_("relation to the subject"), max_length=100, blank=True)
     report_channel = models.CharField(
-        _("how the report came in"), max_length=16, choices=ReportChannel.choices
+        _("how the report came in"),
+        max_length=16,
+        choices=ReportChannel.choices,
+        default=ReportChannel.OTHER,
     )
 
     outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)

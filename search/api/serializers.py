@@ -1,0 +1,152 @@
+"""Explicit input and output serializers for cases; the intake service does the writing."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+from rest_framework_gis.fields import GeometryField
+
+from search import permissions
+from search.choices import LocationSource
+from search.models import Case
+from search.selectors import point_in_any_jurisdiction
+from search.services.intake import check_timing
+from search.services.triage import reason_text
+from search.validators import normalise_phone
+
+INTAKE_API_FIELDS = [
+    "subject_name",
+    "sex",
+    "date_of_birth",
+    "estimated_age",
+    "height_cm",
+    "build",
+    "hair",
+    "clothing",
+    "distinguishing_marks",
+    "languages",
+    "category",
+    "medical_needs",
+    "medication",
+    "self_harm_risk",
+    "weather_exposure",
+    "last_seen_at",
+    "last_seen_place",
+    "circumstances",
+    "reporter_name",
+    "reporter_phone",
+    "reporter_relation",
+    "report_channel",
+]
+
+
+class CaseCreateSerializer(serializers.ModelSerializer):
+    last_seen_location = GeometryField(
+        help_text='GeoJSON Point in WGS-84: {"type": "Point", "coordinates": [lon, lat]}'
+    )
+    confirm_outside_jurisdiction = serializers.BooleanField(required=False, default=False)
+
+    class Meta:
+        model = Case
+        fields = [*INTAKE_API_FIELDS, "last_seen_location", "confirm_outside_jurisdiction"]
+
+    def validate_last_seen_location(self, geometry):
+        if geometry.geom_type != "Point":
+            raise serializers.ValidationError(_("Give a GeoJSON Point."))
+        lon, lat = geometry.coords[:2]
+        if not -180 <= lon <= 180 or not -90 <= lat <= 90:
+            raise serializers.ValidationError(
+                _("Coordinates must be [longitude -180..180, latitude -90..90].")
+            )
+        geometry.srid = 4326
+        return geometry
+
+    def validate_reporter_phone(self, value):
+        if not value:
+            return value
+        try:
+            return normalise_phone(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+    def validate(self, attrs):
+        try:
+            check_timing(
+                last_seen_at=attrs["last_seen_at"], date_of_birth=attrs.get("date_of_birth")
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        if attrs.get("date_of_birth") and attrs.get("estimated_age") is not None:
+            raise serializers.ValidationError(
+                {"estimated_age": _("Give a date of birth or an estimated age, not both.")}
+            )
+        point = attrs["last_seen_location"]
+        if not point_in_any_jurisdiction(point) and not attrs.get("confirm_outside_jurisdiction"):
+            raise serializers.ValidationError(
+                {
+                    "last_seen_location": _(
+                        "This place is outside every known jurisdiction. Check it, or send "
+                        "confirm_outside_jurisdiction: true."
+                    )
+                }
+            )
+        return attrs
+
+    def service_values(self) -> dict:
+        data = dict(self.validated_data)
+        data.pop("confirm_outside_jurisdiction", None)
+        data["last_seen_point"] = data.pop("last_seen_location")
+        data["location_source"] = LocationSource.API
+        return data
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    """A case as the API shows it; sensitive parts only to the roles that need them."""
+
+    organisation = serializers.CharField(source="organisation.code")
+    last_seen_location = GeometryField(source="last_seen_point")
+    priority_reasons = serializers.SerializerMethodField()
+    photo_url = serializers.SerializerMethodField()
+
+    SENSITIVE = {
+        field: group for group, fields in permissions.SENSITIVE_FIELDS.items() for field in fields
+    }
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "reference",
+            "organisation",
+            "status",
+            "priority",
+            "computed_priority",
+            "priority_reasons",
+            "priority_override_reason",
+            *INTAKE_API_FIELDS,
+            "last_seen_location",
+            "location_source",
+            "photo_url",
+            "outcome",
+            "outcome_note",
+            "closed_at",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_priority_reasons(self, case) -> list[str]:
+        return [reason_text(r) for r in case.priority_reasons]
+
+    def get_photo_url(self, case) -> str | None:
+        if not case.photo:
+            return None
+        return self.context["request"].build_absolute_uri(f"/cases/{case.pk}/photo/")
+
+    def to_representation(self, case):
+        data = super().to_representation(case)
+        allowed = self.context.get("sensitive_groups", set())
+        for field, group in self.SENSITIVE.items():
+            if group not in allowed:
+                data.pop(field, None)
+        return data
