@@ -156,6 +156,9 @@ class Unit(models.Model):
     members = models.ManyToManyField(
         User, verbose_name=_("members"), related_name="units", blank=True
     )
+    notify_email = models.EmailField(
+        _("e-mail for new offers"), blank=True, help_text=_("Leave empty for no e-mail.")
+    )
 
     objects = UnitQuerySet.as_manager()
 

@@ -162,10 +162,26 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "beacon")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {
-        "task": "search.tasks.heartbeat",
-        "schedule": crontab(minute="*"),
-    },
+    "worker-heartbeat": {"task": "search.tasks.heartbeat", "schedule": crontab(minute="*")},
+    "offers-expire": {"task": "search.tasks.offers_expire", "schedule": 30.0},
+    "tasks-flag-stale": {"task": "search.tasks.tasks_flag_stale", "schedule": 300.0},
+    "areas-grow": {"task": "search.tasks.areas_grow", "schedule": 300.0},
+    # The database is the record of what must happen: re-dispatch anything left waiting.
+    "dispatch-sweep": {"task": "search.tasks.dispatch_sweep", "schedule": 60.0},
+}
+
+# Fan-out and supervision. Xuzhou's published target is "3 minutes to dispatch"
+# (shared/data/search-facts.md): an offer nobody answers in 3 minutes goes to the next unit.
+DISPATCH = {
+    "OFFER_TIMEOUT_SECONDS": int(os.environ.get("DISPATCH_OFFER_TIMEOUT_SECONDS", "180")),
+    "MAX_OPEN_TASKS_PER_UNIT": int(os.environ.get("DISPATCH_MAX_OPEN_TASKS_PER_UNIT", "2")),
+    # Nearest eligible units considered per sector before it waits in the queue.
+    "CANDIDATES_PER_SECTOR": int(os.environ.get("DISPATCH_CANDIDATES_PER_SECTOR", "8")),
+    "STALE_TASK_SECONDS": int(os.environ.get("DISPATCH_STALE_TASK_SECONDS", "1800")),
+    # Below this radius the travel cap is not applied: a report minutes old still gets ground.
+    "MIN_REACH_M": int(os.environ.get("DISPATCH_MIN_REACH_M", "300")),
+    # A time-growth version is made only when the outer radius grew by at least this share.
+    "GROWTH_MIN_INCREASE": env_float("DISPATCH_GROWTH_MIN_INCREASE", 0.10),
 }
 
 # Geocoding (geopy). The provider is any geopy geocoder name; DOMAIN points at a self-hosted one.
@@ -218,6 +234,14 @@ LOGGING = {
 # Beacon accepts coordinates only as GeoJSON in SRID 4326 and never honours a "crs" member, so
 # the warning is known and recorded in README ("Known limits"), not hidden by accident.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "beacon@localhost")
 
 # How long the health check waits for the broker before calling it down.
 HEALTH_BROKER_TIMEOUT_SECONDS = env_float("HEALTH_BROKER_TIMEOUT_SECONDS", 2.0)

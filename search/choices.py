@@ -74,6 +74,10 @@ class EventKind(models.TextChoices):
     SENSITIVE_VIEWED = "sensitive_viewed", _("Sensitive details viewed")
     LINKED = "linked", _("Linked to another case")
     CONTACT_ATTEMPT = "contact_attempt", _("Crisis contact attempt")
+    AREA_COMPUTED = "area_computed", _("Search area computed")
+    OFFERS_MADE = "offers_made", _("Sectors offered to units")
+    TASK_CHANGED = "task_changed", _("Task changed")
+    SEARCH_PAUSED = "search_paused", _("Search paused or resumed")
     WITHDRAWN = "withdrawn", _("Report withdrawn")
     OUTCOME_RECORDED = "outcome_recorded", _("Outcome recorded")
 
@@ -96,3 +100,42 @@ class ContactResult(models.TextChoices):
     REACHED_FAMILY = "reached_family", _("Reached family")
     NO_ANSWER = "no_answer", _("No answer")
     LEFT_MESSAGE = "left_message", _("Left a message")
+
+
+class Terrain(models.TextChoices):
+    URBAN = "urban", _("Urban")
+    RURAL = "rural", _("Rural")
+
+
+class AreaReason(models.TextChoices):
+    INITIAL = "initial", _("Initial")
+    TIME_GROWTH = "time_growth", _("Grown with elapsed time")
+    SIGHTING = "sighting", _("Re-centred on a confirmed sighting")
+    MANUAL = "manual", _("Drawn by a coordinator")
+
+
+class SectorStatus(models.TextChoices):
+    UNASSIGNED = "unassigned", _("Unassigned")
+    OFFERED = "offered", _("Offered")
+    ASSIGNED = "assigned", _("Assigned")
+    IN_PROGRESS = "in_progress", _("In progress")
+    SEARCHED = "searched", _("Searched")
+    NEEDS_RESEARCH = "needs_research", _("Needs re-search")
+
+
+class TaskStatus(models.TextChoices):
+    OFFERED = "offered", _("Offered")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    EXPIRED = "expired", _("Expired")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class AlertKind(models.TextChoices):
+    OFFER_EXPIRED = "offer_expired", _("Offer expired")
+    TASK_STALE = "task_stale", _("No activity on a task")
+    NO_UNITS = "no_units", _("No unit can take a sector")
+    OUTSIDE_JURISDICTION = "outside", _("Last seen outside every jurisdiction")
+    TASKS_CANCELLED = "tasks_cancelled", _("Tasks cancelled by a new area")

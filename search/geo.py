@@ -102,3 +102,121 @@ def geocode(address: str) -> GeocodeResult:
         settings.GEOCODER["CACHE_SECONDS"],
     )
     return result
+
+
+# --- Rings and sectors --------------------------------------------------------------------------
+
+# A sector should be a piece of ground one team can search in a shift: the finest H3 resolution
+# whose cell count stays under MAX_SECTORS, never finer than 9 (about 0.1 km², 200 m edge) nor
+# coarser than 7 (about 5 km²).
+FINEST_RESOLUTION = 9
+COARSEST_RESOLUTION = 7
+MAX_SECTORS = 2_500
+# Share of people found in each ring (0-25 %, 25-50 %, 50-75 %, 75-95 %); the last 5 % lie
+# beyond the 95 % ring and are not searched by default.
+RING_SHARES = (0.25, 0.25, 0.25, 0.20)
+CIRCLE_SEGMENTS = 64
+
+
+@dataclass(frozen=True)
+class Cell:
+    h3_index: str
+    lat: float
+    lon: float
+    ring: int  # 1..len(radii)
+    weight: float
+
+
+def choose_resolution(radius_m: float) -> int:
+    """Return the finest resolution at which a disc of this radius stays under MAX_SECTORS."""
+    import math
+
+    import h3
+
+    area_km2 = math.pi * (radius_m / 1000) ** 2
+    for res in range(FINEST_RESOLUTION, COARSEST_RESOLUTION - 1, -1):
+        if area_km2 / h3.average_hexagon_area(res, "km^2") <= MAX_SECTORS:
+            return res
+    return COARSEST_RESOLUTION
+
+
+def cells_in_rings(*, lat: float, lon: float, radii_m: list[float], resolution: int) -> list[Cell]:
+    """Return the H3 cells whose centres lie within the outer radius, each with its ring and weight.
+
+    A ring's share of the probability is spread evenly over its cells, so a cell's weight is a
+    density: the inner rings, smaller for the same share, weigh more per cell.
+    """
+    import math
+
+    import h3
+
+    outer = radii_m[-1]
+    centre_cell = h3.latlng_to_cell(lat, lon, resolution)
+    spacing = h3.average_hexagon_edge_length(resolution, "m") * math.sqrt(3)
+    k = math.ceil(outer / spacing) + 1
+    members: list[tuple[str, float, float, int]] = []
+    for cell in h3.grid_disk(centre_cell, k):
+        clat, clon = h3.cell_to_latlng(cell)
+        distance = h3.great_circle_distance((lat, lon), (clat, clon), "m")
+        if distance > outer:
+            continue
+        ring = next(i for i, r in enumerate(radii_m, start=1) if distance <= r)
+        members.append((cell, clat, clon, ring))
+    if not members:  # an area smaller than one cell is that cell
+        clat, clon = h3.cell_to_latlng(centre_cell)
+        members = [(centre_cell, clat, clon, 1)]
+    shares = ring_shares(radii_m)
+    counts = {ring: 0 for ring in range(1, len(radii_m) + 1)}
+    for *_, ring in members:
+        counts[ring] += 1
+    # Shares of empty rings (capped to nothing) move outward to the nearest ring with cells.
+    carried, weights = 0.0, {}
+    for ring in sorted(counts):
+        carried += shares[ring - 1]
+        if counts[ring]:
+            weights[ring], carried = carried / counts[ring], 0.0
+    if carried:
+        last = max(r for r in counts if counts[r])
+        weights[last] += carried / counts[last]
+    return [Cell(cell, clat, clon, ring, weights[ring]) for cell, clat, clon, ring in members]
+
+
+def ring_shares(radii_m: list[float]) -> list[float]:
+    """Return each ring's share, normalised so the searched rings hold the whole probability."""
+    shares = list(RING_SHARES[: len(radii_m)])
+    total = sum(shares)
+    return [s / total for s in shares]
+
+
+def cell_polygon(h3_index: str):
+    """Return the cell's boundary as a WGS-84 polygon."""
+    import h3
+    from django.contrib.gis.geos import Polygon
+
+    ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(h3_index)]
+    ring.append(ring[0])
+    return Polygon(ring, srid=SRID)
+
+
+def circle(*, lat: float, lon: float, radius_m: float):
+    """Return a polygon approximating a circle on the sphere (for maps and region checks)."""
+    import math
+
+    from django.contrib.gis.geos import Polygon
+
+    earth = 6_371_008.8
+    d = radius_m / earth
+    lat1, lon1 = math.radians(lat), math.radians(lon)
+    points = []
+    for i in range(CIRCLE_SEGMENTS):
+        bearing = 2 * math.pi * i / CIRCLE_SEGMENTS
+        lat2 = math.asin(
+            math.sin(lat1) * math.cos(d) + math.cos(lat1) * math.sin(d) * math.cos(bearing)
+        )
+        lon2 = lon1 + math.atan2(
+            math.sin(bearing) * math.sin(d) * math.cos(lat1),
+            math.cos(d) - math.sin(lat1) * math.sin(lat2),
+        )
+        points.append((math.degrees(lon2), math.degrees(lat2)))
+    points.append(points[0])
+    return Polygon(points, srid=SRID)

@@ -1,7 +1,10 @@
 """Celery tasks: ids in, one service call, retry policy."""
 
 from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
 
+from search.services import dispatch as dispatch_service
 from search.services import ops
 
 
@@ -15,3 +18,61 @@ def health_ping(self, ping_id: int) -> None:
 def heartbeat(self) -> None:
     """Record that a worker is alive (scheduled by beat)."""
     ops.heartbeat_record(worker=self.request.hostname or "")
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=5)
+def dispatch(self, case_id: int) -> None:
+    """Compute the case's search area if it has none, then offer what waits to units."""
+    dispatch_service.dispatch_case(case_id=case_id)
+
+
+@shared_task
+def offers_expire() -> None:
+    """Expire unanswered offers and offer those sectors to the next units."""
+    for case_id in dispatch_service.offers_expire():
+        dispatch.delay(case_id)
+
+
+@shared_task
+def tasks_flag_stale() -> None:
+    dispatch_service.tasks_flag_stale()
+
+
+@shared_task
+def areas_grow() -> None:
+    """Grow the area of every open case with elapsed time, then offer the new sectors."""
+    from search.models import Case
+
+    for case in Case.objects.open().filter(search_paused=False, areas__is_current=True):
+        if dispatch_service.area_grow(case=case):
+            dispatch.delay(case.pk)
+
+
+@shared_task
+def dispatch_sweep() -> None:
+    """Re-queue dispatch for every case with work waiting: a lost message is found again here."""
+    for case_id in dispatch_service.cases_waiting_for_offers():
+        dispatch.delay(case_id)
+
+
+@shared_task
+def offers_notify(task_ids: list[int]) -> None:
+    """E-mail units that asked for it about their new offers."""
+    from search.models import Task
+
+    tasks = Task.objects.filter(pk__in=task_ids, status="offered").select_related("unit", "case")
+    by_unit: dict = {}
+    for task in tasks:
+        if task.unit.notify_email:
+            by_unit.setdefault(task.unit, []).append(task)
+    for unit, offers in by_unit.items():
+        lines = [
+            f"{t.case.reference} sector {t.sector_id}, answer by {t.expires_at:%H:%M}"
+            for t in offers
+        ]
+        send_mail(
+            subject=f"[Beacon] {len(offers)} new search offer(s)",
+            message="\n".join(lines),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[unit.notify_email],
+        )

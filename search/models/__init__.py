@@ -1,5 +1,18 @@
+from .areas import SearchArea, Sector, SubjectProfile
 from .cases import Case, CaseReferenceCounter, CrisisContact
 from .ops import HealthPing
+from .tasks import Alert, Task
 from .timeline import CaseEvent
 
-__all__ = ["Case", "CaseEvent", "CaseReferenceCounter", "CrisisContact", "HealthPing"]
+__all__ = [
+    "Alert",
+    "Case",
+    "CaseEvent",
+    "CaseReferenceCounter",
+    "CrisisContact",
+    "HealthPing",
+    "SearchArea",
+    "Sector",
+    "SubjectProfile",
+    "Task",
+]

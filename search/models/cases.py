@@ -18,6 +18,7 @@ from search.choices import (
     ReportChannel,
     Sex,
     SubjectCategory,
+    Terrain,
     WeatherExposure,
 )
 from search.geo import SRID
@@ -100,6 +101,9 @@ class Case(models.Model):
         _("last seen point"), srid=SRID, geography=True, spatial_index=False
     )
     last_seen_place = models.CharField(_("last seen place"), max_length=300, blank=True)
+    terrain = models.CharField(
+        _("terrain"), max_length=10, choices=Terrain.choices, default=Terrain.URBAN
+    )
     location_source = models.CharField(
         _("location source"), max_length=10, choices=LocationSource.choices
     )
@@ -116,6 +120,7 @@ class Case(models.Model):
         default=ReportChannel.OTHER,
     )
 
+    search_paused = models.BooleanField(_("search paused"), default=False)
     outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
     outcome_note = models.TextField(_("outcome note"), max_length=2000, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)

@@ -167,6 +167,9 @@ def case_open(*, origin: Origin, data: CaseInput, link_to: list[Case] | None = N
     )
     if link_to:
         case_link(origin=origin, case=case, others=link_to)
+    from search.tasks import dispatch
+
+    dispatch.delay_on_commit(case.pk)
     return case
 
 
