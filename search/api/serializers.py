@@ -4,10 +4,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from search import permissions
 from search.choices import LocationSource
-from search.models import Case
+from search.models import Case, SearchArea, Sector, Task
 from search.selectors import point_in_any_jurisdiction
 from search.services.intake import check_timing
 from search.services.triage import reason_text
@@ -150,3 +151,75 @@ class CaseSerializer(serializers.ModelSerializer):
             if group not in allowed:
                 data.pop(field, None)
         return data
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    sector = serializers.CharField(source="sector.h3_index")
+    sector_weight = serializers.FloatField(source="sector.weight")
+    unit = serializers.CharField(source="unit.name")
+    unit_id = serializers.IntegerField()
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "sector",
+            "sector_weight",
+            "unit",
+            "unit_id",
+            "status",
+            "rank",
+            "distance_m",
+            "offered_at",
+            "expires_at",
+            "answered_at",
+            "started_at",
+            "finished_at",
+            "last_activity_at",
+            "coverage",
+        ]
+        read_only_fields = fields
+
+
+class SearchAreaSerializer(GeoFeatureModelSerializer):
+    """One area version as a GeoJSON Feature (boundary of the outer ring)."""
+
+    centre = GeometryField()
+
+    class Meta:
+        model = SearchArea
+        geo_field = "boundary"
+        fields = [
+            "id",
+            "version",
+            "reason",
+            "is_current",
+            "centre",
+            "centred_at",
+            "computed_at",
+            "radii_m",
+            "cap_m",
+            "resolution",
+            "previous",
+            "note",
+        ]
+        read_only_fields = fields
+
+
+class SectorSerializer(GeoFeatureModelSerializer):
+    class Meta:
+        model = Sector
+        geo_field = "boundary"
+        fields = [
+            "id",
+            "h3_index",
+            "ring",
+            "weight",
+            "status",
+            "coverage",
+            "in_current_area",
+            "outside_jurisdiction",
+            "partner",
+            "required_capability",
+        ]
+        read_only_fields = fields

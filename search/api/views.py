@@ -2,12 +2,19 @@
 
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from search import permissions
 from search.api.permissions import CaseDeskPermission
-from search.api.serializers import CaseCreateSerializer, CaseSerializer
+from search.api.serializers import (
+    CaseCreateSerializer,
+    CaseSerializer,
+    SearchAreaSerializer,
+    SectorSerializer,
+    TaskSerializer,
+)
 from search.choices import EventSource
 from search.filters import CaseFilter
 from search.selectors import cases_visible_to
@@ -61,3 +68,31 @@ class CaseViewSet(
         )
         body = CaseSerializer(case, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": f"{case.pk}/"})
+
+    def _page(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        data = serializer_class(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+    @action(detail=True)
+    def tasks(self, request, pk=None):
+        """Tasks of the case: sector, unit, status and times, newest offers first."""
+        case = self.get_object()
+        return self._page(
+            case.tasks.select_related("sector", "unit").order_by("-offered_at", "-pk"),
+            TaskSerializer,
+        )
+
+    @action(detail=True, url_path="search-areas")
+    def search_areas(self, request, pk=None):
+        """Every version of the search area, newest first, as a GeoJSON FeatureCollection."""
+        case = self.get_object()
+        areas = case.areas.order_by("-version")
+        return Response(SearchAreaSerializer(areas, many=True).data)
+
+    @action(detail=True)
+    def sectors(self, request, pk=None):
+        """Sectors of the current area as a GeoJSON FeatureCollection, for the map."""
+        case = self.get_object()
+        sectors = case.sectors.filter(in_current_area=True).order_by("-weight")
+        return Response(SectorSerializer(sectors, many=True).data)

@@ -1,0 +1,132 @@
+"""Dispatch through the real broker and a real worker process, including a killed worker."""
+
+import os
+import signal
+import subprocess
+import threading
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from search.models import Alert, Task
+from search.services import dispatch
+from search.services.dispatch import OFFERS_LOCK_KEY
+from search.tasks import dispatch as dispatch_task
+from search.tasks import offers_expire
+from tests.helpers import wait_for
+from tests.search.dispatch_world import build_world, open_case
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+def offers(case):
+    return list(Task.objects.filter(case=case, status="offered").select_related("unit"))
+
+
+def assert_no_duplicates(case):
+    pairs = list(Task.objects.filter(case=case).values_list("sector_id", "unit_id"))
+    assert len(pairs) == len(set(pairs))
+    open_sectors = list(Task.objects.filter(case=case).open().values_list("sector_id", flat=True))
+    assert len(open_sectors) == len(set(open_sectors))
+
+
+def test_a_new_case_leads_to_offers_for_the_right_units(celery_worker):
+    world = build_world()
+
+    case = open_case(world)  # commits, and queues dispatch on commit
+
+    found = wait_for(lambda: len(offers(case)) == 8 and offers(case), timeout=20)
+    assert {t.unit for t in found} == {world.near, world.middle, world.far, world.boat}
+    assert all(t.unit.home_area.contains(t.sector.centroid) for t in found)
+    assert_no_duplicates(case)
+
+
+def test_repeated_and_concurrent_dispatch_create_nothing_twice(celery_worker):
+    world = build_world()
+    case = open_case(world)
+    wait_for(lambda: len(offers(case)) == 8)
+
+    for _ in range(5):
+        dispatch_task.delay(case.pk)
+    threads = [
+        threading.Thread(
+            target=lambda: (dispatch.dispatch_case(case_id=case.pk), connection.close())
+        )
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # A ping queued after the dispatches comes back once they have all run.
+    from search.models import HealthPing
+    from search.services import ops
+
+    ping = ops.health_ping_create()
+    wait_for(lambda: HealthPing.objects.filter(pk=ping.pk, processed_at__isnull=False).exists())
+
+    assert Task.objects.filter(case=case).count() == 8
+    assert case.areas.count() == 1
+    assert_no_duplicates(case)
+
+
+def test_expired_offer_goes_to_the_next_unit_through_the_worker(celery_worker):
+    world = build_world()
+    case = open_case(world)
+    wait_for(lambda: len(offers(case)) == 8)
+    first = Task.objects.filter(case=case, unit=world.near).order_by("-sector__weight").first()
+    Task.objects.filter(pk=first.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    offers_expire.delay()
+
+    wait_for(lambda: Task.objects.filter(pk=first.pk, status="expired").exists())
+    # near is free again (one open offer left), so the queue's best sector went to it; the
+    # expired sector waits for a unit that has not had it yet.
+    assert Alert.objects.filter(kind="offer_expired", task=first).exists()
+    assert_no_duplicates(case)
+
+
+def worker_children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_worker_killed_mid_dispatch_is_followed_by_a_complete_result(celery_worker):
+    world = build_world()
+    db = connection.settings_dict
+    blocker = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        dbname=db["NAME"],
+        autocommit=True,
+    )
+    try:
+        # Hold the offers lock: dispatch computes and commits the area, then waits here.
+        blocker.execute("SELECT pg_advisory_lock(%s)", [OFFERS_LOCK_KEY])
+        case = open_case(world)
+
+        def waiting_on_lock() -> bool:
+            row = blocker.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone()
+            return row[0] > 0
+
+        wait_for(waiting_on_lock, timeout=20)
+        assert case.sectors.exists() and not Task.objects.filter(case=case).exists()
+        children = worker_children(celery_worker.pid)
+        assert children, "the prefork worker has no child process"
+        for child in children:
+            os.kill(child, signal.SIGKILL)
+    finally:
+        blocker.execute("SELECT pg_advisory_unlock(%s)", [OFFERS_LOCK_KEY])
+        blocker.close()
+
+    # The message was handed back when its process died; a new child runs it to the end.
+    found = wait_for(lambda: len(offers(case)) == 8 and offers(case), timeout=30)
+    assert {t.unit for t in found} == {world.near, world.middle, world.far, world.boat}
+    assert case.areas.count() == 1
+    assert_no_duplicates(case)
