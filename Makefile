@@ -1,5 +1,5 @@
 # README's two commands: `make run` and `make test`. Both install what is missing first.
-.PHONY: run test setup lint messages
+.PHONY: run test setup lint bench messages
 
 run:
 	bash .ci/stack run
@@ -12,6 +12,11 @@ setup:
 
 lint:
 	.venv/bin/ruff check .
+
+# Speed goals live here, not in timed tests. Needs the services `make run`/`make test` set up.
+bench:
+	bash .ci/stack setup
+	. var/stack.env && .venv/bin/python -m bench.fanout --runs 5
 
 messages:
 	.venv/bin/python manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*'

@@ -188,14 +188,12 @@ def ring_shares(radii_m: list[float]) -> list[float]:
     return [s / total for s in shares]
 
 
-def cell_polygon(h3_index: str):
-    """Return the cell's boundary as a WGS-84 polygon."""
+def cell_wkt(h3_index: str) -> str:
+    """Return the cell's boundary as WKT (lon lat order), for bulk inserts."""
     import h3
-    from django.contrib.gis.geos import Polygon
 
-    ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(h3_index)]
-    ring.append(ring[0])
-    return Polygon(ring, srid=SRID)
+    ring = [f"{lng!r} {lat!r}" for lat, lng in h3.cell_to_boundary(h3_index)]
+    return f"POLYGON(({', '.join(ring)}, {ring[0]}))"
 
 
 def circle(*, lat: float, lon: float, radius_m: float):
