@@ -78,6 +78,8 @@ class EventKind(models.TextChoices):
     OFFERS_MADE = "offers_made", _("Sectors offered to units")
     TASK_CHANGED = "task_changed", _("Task changed")
     SEARCH_PAUSED = "search_paused", _("Search paused or resumed")
+    SIGHTING_REPORTED = "sighting_reported", _("Sighting or clue reported")
+    SIGHTING_CONFIRMED = "sighting_confirmed", _("Sighting confirmed")
     WITHDRAWN = "withdrawn", _("Report withdrawn")
     OUTCOME_RECORDED = "outcome_recorded", _("Outcome recorded")
 
@@ -139,3 +141,18 @@ class AlertKind(models.TextChoices):
     NO_UNITS = "no_units", _("No unit can take a sector")
     OUTSIDE_JURISDICTION = "outside", _("Last seen outside every jurisdiction")
     TASKS_CANCELLED = "tasks_cancelled", _("Tasks cancelled by a new area")
+
+
+class SightingKind(models.TextChoices):
+    SIGHTING = "sighting", _("Sighting of the person")
+    CLUE = "clue", _("Clue")
+
+
+class Confidence(models.TextChoices):
+    """Clue quality as search-and-rescue tools grade it (shared/data/search-facts.md)."""
+
+    CONFIRMED = "confirmed", _("Confirmed")
+    PLAUSIBLE = "plausible", _("Plausible")
+    POSSIBLE = "possible", _("Possible")
+    UNLIKELY = "unlikely", _("Unlikely")
+    REJECTED = "rejected", _("Rejected")

@@ -1,5 +1,5 @@
 from .areas import SearchArea, Sector, SubjectProfile
-from .cases import Case, CaseReferenceCounter, CrisisContact
+from .cases import Case, CaseReferenceCounter, CrisisContact, Sighting
 from .ops import HealthPing
 from .tasks import Alert, Task
 from .timeline import CaseEvent
@@ -12,6 +12,7 @@ __all__ = [
     "CrisisContact",
     "HealthPing",
     "SearchArea",
+    "Sighting",
     "Sector",
     "SubjectProfile",
     "Task",

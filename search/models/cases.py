@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from search.choices import (
     CaseStatus,
+    Confidence,
     ContactChannel,
     ContactResult,
     LocationSource,
@@ -17,6 +18,7 @@ from search.choices import (
     Priority,
     ReportChannel,
     Sex,
+    SightingKind,
     SubjectCategory,
     Terrain,
     WeatherExposure,
@@ -207,3 +209,40 @@ class CrisisContact(models.Model):
         verbose_name = _("crisis contact attempt")
         verbose_name_plural = _("crisis contact attempts")
         ordering = ["-attempted_at"]
+
+
+class Sighting(models.Model):
+    """A report of the person or a clue; a confirmed sighting re-centres the search area."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="sightings"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=SightingKind.choices)
+    point = models.PointField(_("where"), srid=SRID, geography=True, spatial_index=False)
+    seen_at = models.DateTimeField(_("when"))
+    description = models.TextField(_("what"), max_length=2000, blank=True)
+    source = models.CharField(_("source"), max_length=100, blank=True)
+    confidence = models.CharField(
+        _("confidence"), max_length=10, choices=Confidence.choices, default=Confidence.POSSIBLE
+    )
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reported by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    unit = models.ForeignKey(
+        "accounts.Unit", verbose_name=_("unit"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sighting")
+        verbose_name_plural = _("sightings")
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.seen_at:%Y-%m-%d %H:%M}"

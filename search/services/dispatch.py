@@ -517,3 +517,117 @@ def cases_waiting_for_offers() -> list[int]:
         .values_list("pk", flat=True)
         .distinct()
     )
+
+
+# --- Coordinator actions ------------------------------------------------------------------------
+
+
+def _require_coordinator(origin: Origin) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from search import permissions
+
+    if origin.actor is not None and not permissions.can_override_priority(origin.actor):
+        raise PermissionDenied("Only coordinators steer the search.")
+
+
+def _queue_dispatch(case_id: int) -> None:
+    from search.tasks import dispatch as dispatch_task
+
+    dispatch_task.delay_on_commit(case_id)
+
+
+@transaction.atomic
+def sighting_confirm(*, origin: Origin, sighting) -> SearchArea | None:
+    """Confirm a sighting and re-centre the search on it; tasks left outside are cancelled."""
+    from search.models import Sighting
+
+    _require_coordinator(origin)
+    now = timezone.now()
+    updated = Sighting.objects.filter(pk=sighting.pk, confirmed_at__isnull=True).update(
+        confidence="confirmed", confirmed_at=now
+    )
+    if not updated:
+        return None  # confirmed already: the area was re-centred then
+    sighting.refresh_from_db()
+    event_record(
+        case=sighting.case,
+        kind=EventKind.SIGHTING_CONFIRMED,
+        origin=origin,
+        data={
+            "sighting": sighting.pk,
+            "at": [round(sighting.point.x, 6), round(sighting.point.y, 6)],
+        },
+    )
+    area = area_compute(
+        case=sighting.case,
+        reason=AreaReason.SIGHTING,
+        origin=origin,
+        centre=Point(sighting.point.x, sighting.point.y, srid=SRID),
+        centred_at=sighting.seen_at,
+        now=now,
+        note=f"Confirmed sighting #{sighting.pk}",
+    )
+    _queue_dispatch(sighting.case_id)
+    return area
+
+
+@transaction.atomic
+def search_pause(*, origin: Origin, case: Case, paused: bool, reason: str = "") -> Case:
+    """Pause (no new offers; open tasks stand) or resume the search."""
+    _require_coordinator(origin)
+    Case.objects.filter(pk=case.pk).update(search_paused=paused)
+    case.refresh_from_db()
+    event_record(
+        case=case,
+        kind=EventKind.SEARCH_PAUSED,
+        origin=origin,
+        data={"paused": paused, "reason": reason.strip()},
+    )
+    if not paused:
+        _queue_dispatch(case.pk)
+    return case
+
+
+@transaction.atomic
+def sector_reassign(*, origin: Origin, sector: Sector, unit) -> Task:
+    """Take the sector from whoever has it and offer it to the unit the coordinator chose."""
+    from django.core.exceptions import ValidationError
+
+    _require_coordinator(origin)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OFFERS_LOCK_KEY])
+    if unit.organisation_id not in organisation_family_ids(sector.case.organisation):
+        raise ValidationError("This unit belongs to another city.")
+    if Task.objects.filter(sector=sector, unit=unit).open().exists():
+        raise ValidationError("This unit already has this sector.")
+    tasks_cancel(
+        tasks=Task.objects.filter(sector=sector),
+        reason=f"Reassigned to {unit.name} by a coordinator",
+        now=now,
+    )
+    fresh = {
+        "status": TaskStatus.OFFERED,
+        "rank": Task.objects.filter(sector=sector).count() + 1,
+        "offered_at": now,
+        "expires_at": now + timedelta(seconds=conf("OFFER_TIMEOUT_SECONDS")),
+        "last_activity_at": now,
+        "answered_at": None,
+        "started_at": None,
+        "finished_at": None,
+    }
+    # A unit that had the sector before (declined, expired) may be chosen again on purpose: its
+    # task row is offered anew; the timeline keeps what happened before.
+    task, _ = Task.objects.update_or_create(
+        sector=sector, unit=unit, defaults=fresh, create_defaults={**fresh, "case": sector.case}
+    )
+    Sector.objects.filter(pk=sector.pk).update(status=SectorStatus.OFFERED)
+    event_record(
+        case=sector.case,
+        kind=EventKind.TASK_CHANGED,
+        origin=origin,
+        data={"reassigned": sector.h3_index, "unit": unit.name, "task": task.pk},
+    )
+    transaction.on_commit(lambda: _notify([task.pk]))
+    return task

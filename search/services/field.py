@@ -4,6 +4,8 @@ A state change two people can race for is one conditional UPDATE: zero rows mean
 the expiry sweep) got there first, and the caller gets a clear message.
 """
 
+from datetime import timedelta
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -136,3 +138,48 @@ def task_finish(
     sector.save(update_fields=["coverage", "status"])
     _queue_dispatch(task.case_id)
     return task
+
+
+@transaction.atomic
+def sighting_record(
+    *,
+    origin: Origin,
+    case,
+    kind: str,
+    point,
+    seen_at,
+    description: str = "",
+    source: str = "",
+    confidence: str = "possible",
+    unit=None,
+):
+    """Record a sighting or clue on the case; coordinators confirm it to move the search."""
+    from search.models import Sighting
+
+    if seen_at > timezone.now() + timedelta(minutes=5):
+        raise ValidationError({"seen_at": _("The time of the sighting is in the future.")})
+    sighting = Sighting(
+        case=case,
+        kind=kind,
+        point=point,
+        seen_at=seen_at,
+        description=description.strip(),
+        source=source.strip(),
+        confidence=confidence,
+        reported_by=origin.actor,
+        unit=unit,
+    )
+    sighting.full_clean()
+    sighting.save()
+    event_record(
+        case=case,
+        kind=EventKind.SIGHTING_REPORTED,
+        origin=origin,
+        data={
+            "sighting": sighting.pk,
+            "kind": kind,
+            "confidence": confidence,
+            "at": [round(point.x, 6), round(point.y, 6)],
+        },
+    )
+    return sighting
