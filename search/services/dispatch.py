@@ -496,6 +496,8 @@ def area_grow(*, case: Case, now: datetime | None = None) -> SearchArea | None:
     current = case.areas.filter(is_current=True).first()
     if current is None or not case.is_open or case.search_paused:
         return None
+    if current.reason == AreaReason.MANUAL:
+        return None  # a drawn area stands until a coordinator or a sighting replaces it
     plan = area_plan(case=case, centred_at=current.centred_at, now=now)
     if plan is None:
         return None
@@ -631,3 +633,67 @@ def sector_reassign(*, origin: Origin, sector: Sector, unit) -> Task:
     )
     transaction.on_commit(lambda: _notify([task.pk]))
     return task
+
+
+MANUAL_AREA_MAX_KM2 = 500
+
+
+@transaction.atomic
+def area_draw(*, origin: Origin, case: Case, polygon, note: str = "") -> SearchArea:
+    """Make the coordinator's drawn polygon the new search area, weighted evenly."""
+    import h3
+    from django.core.exceptions import ValidationError
+
+    _require_coordinator(origin)
+    if polygon.geom_type != "Polygon" or not polygon.valid:
+        raise ValidationError({"area": "Draw one closed polygon whose edges do not cross."})
+    polygon.srid = SRID
+    area_km2 = polygon.transform(3857, clone=True).area / 1e6  # rough, enough for a limit
+    if area_km2 > MANUAL_AREA_MAX_KM2:
+        raise ValidationError({"area": f"The drawn area is larger than {MANUAL_AREA_MAX_KM2} km²."})
+    now = timezone.now()
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    previous = case.areas.filter(is_current=True).first()
+    resolution = previous.resolution if previous else 9
+    shape = h3.LatLngPoly([(lat, lon) for lon, lat in polygon.exterior_ring.coords[:-1]])
+    cells = list(h3.h3shape_to_cells(shape, resolution))
+    if not cells:
+        cells = [h3.latlng_to_cell(polygon.centroid.y, polygon.centroid.x, resolution)]
+    from search.geo import Cell
+
+    weight = 1 / len(cells)
+    planned = [Cell(c, *h3.cell_to_latlng(c), ring=1, weight=weight) for c in cells]
+    if previous:
+        SearchArea.objects.filter(pk=previous.pk).update(is_current=False)
+    centre = polygon.centroid
+    area = SearchArea.objects.create(
+        case=case,
+        version=(previous.version + 1) if previous else 1,
+        previous=previous,
+        reason=AreaReason.MANUAL,
+        centre=Point(centre.x, centre.y, srid=SRID),
+        centred_at=previous.centred_at if previous else case.last_seen_at,
+        computed_at=now,
+        radii_m=[],
+        cap_m=0,
+        resolution=resolution,
+        profile=None,
+        boundary=polygon,
+        note=note,
+    )
+    added, retired, cancelled = _sectors_sync(case=case, area=area, cells=planned, now=now)
+    event_record(
+        case=case,
+        kind=EventKind.AREA_COMPUTED,
+        origin=origin,
+        data={
+            "version": area.version,
+            "reason": AreaReason.MANUAL,
+            "sectors": len(planned),
+            "added": added,
+            "retired": retired,
+            "tasks_cancelled": cancelled,
+        },
+    )
+    _queue_dispatch(case.pk)
+    return area

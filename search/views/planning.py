@@ -1,0 +1,166 @@
+"""The coordinator's map of a case: area versions, sectors, units, the offer queue, actions."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.gis.geos import GEOSException, GEOSGeometry
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import Unit
+from search import permissions
+from search.choices import SectorStatus
+from search.models import Sighting
+from search.models.tasks import OPEN_TASK_STATUSES
+from search.services import dispatch
+from search.services.dispatch import WAITING_SECTOR_STATUSES, organisation_family_ids
+from search.views.cases import origin_of, require, visible_case
+
+STATUS_COLOURS = {
+    SectorStatus.UNASSIGNED: "#8c959f",
+    SectorStatus.OFFERED: "#d4a72c",
+    SectorStatus.ASSIGNED: "#0969da",
+    SectorStatus.IN_PROGRESS: "#8250df",
+    SectorStatus.SEARCHED: "#1a7f37",
+    SectorStatus.NEEDS_RESEARCH: "#cf222e",
+}
+QUEUE_SHOWN = 15
+
+
+@login_required
+def case_map(request, pk: int):
+    require(permissions.can_read_cases(request.user))
+    case = visible_case(request, pk)
+    areas = list(case.areas.order_by("-version"))
+    current = next((a for a in areas if a.is_current), None)
+    family = organisation_family_ids(case.organisation)
+    units = (
+        Unit.objects.filter(organisation_id__in=family, last_position__isnull=False)
+        .annotate(open_tasks=Count("tasks", filter=Q(tasks__status__in=OPEN_TASK_STATUSES)))
+        .order_by("name")
+    )
+    unit_points = [
+        {
+            "name": u.name,
+            "lat": u.last_position.y,
+            "lon": u.last_position.x,
+            "availability": u.get_availability_display(),
+            "open": u.open_tasks,
+        }
+        for u in units
+    ]
+    waiting = case.sectors.filter(
+        in_current_area=True, outside_jurisdiction=False, status__in=WAITING_SECTOR_STATUSES
+    )
+    open_tasks = (
+        case.tasks.filter(status__in=OPEN_TASK_STATUSES)
+        .select_related("unit", "sector")
+        .order_by("-sector__weight")
+    )
+    context = {
+        "case": case,
+        "areas": areas,
+        "current": current,
+        "map_data": {
+            "sectors_url": f"/api/v1/cases/{case.pk}/sectors/",
+            "centre": [current.centre.y, current.centre.x]
+            if current
+            else [case.last_seen_point.y, case.last_seen_point.x],
+            "radii": current.radii_m if current else [],
+            "units": unit_points,
+            "colours": {str(k): v for k, v in STATUS_COLOURS.items()},
+        },
+        "status_colours": [(SectorStatus(k).label, v) for k, v in STATUS_COLOURS.items()],
+        "waiting_count": waiting.count(),
+        "queue": waiting.order_by("-weight")[:QUEUE_SHOWN],
+        "open_tasks": open_tasks,
+        "alerts": case.alerts.filter(acknowledged_at__isnull=True).select_related("task")[:30],
+        "sightings": case.sightings.order_by("-seen_at")[:20],
+        "units": units,
+        "can_steer": case.is_open and permissions.can_override_priority(request.user),
+        "now": timezone.now(),
+    }
+    return render(request, "search/case_map.html", context)
+
+
+def _steer(request, pk: int):
+    require(permissions.can_override_priority(request.user))
+    return visible_case(request, pk)
+
+
+def _done(request, case, error: ValidationError | None = None):
+    if error is not None:
+        messages.error(request, " ".join(error.messages))
+    return redirect("case_map", pk=case.pk)
+
+
+@login_required
+@require_POST
+def case_pause(request, pk: int):
+    case = _steer(request, pk)
+    paused = request.POST.get("paused") == "1"
+    dispatch.search_pause(
+        origin=origin_of(request), case=case, paused=paused, reason=request.POST.get("reason", "")
+    )
+    messages.success(request, _("Search paused.") if paused else _("Search resumed."))
+    return _done(request, case)
+
+
+@login_required
+@require_POST
+def sector_reassign(request, pk: int):
+    case = _steer(request, pk)
+    sector = case.sectors.filter(h3_index=request.POST.get("sector", "").strip()).first()
+    unit = Unit.objects.filter(pk=request.POST.get("unit") or 0).first()
+    if sector is None or unit is None:
+        return _done(request, case, ValidationError(_("Choose a sector of this case and a unit.")))
+    try:
+        dispatch.sector_reassign(origin=origin_of(request), sector=sector, unit=unit)
+    except ValidationError as exc:
+        return _done(request, case, exc)
+    messages.success(request, _("Sector offered to %(unit)s.") % {"unit": unit.name})
+    return _done(request, case)
+
+
+@login_required
+@require_POST
+def sighting_confirm(request, pk: int, sighting_id: int):
+    case = _steer(request, pk)
+    sighting = get_object_or_404(Sighting, pk=sighting_id, case=case)
+    if dispatch.sighting_confirm(origin=origin_of(request), sighting=sighting):
+        messages.success(request, _("Sighting confirmed: the search area is re-centred on it."))
+    return _done(request, case)
+
+
+@login_required
+@require_POST
+def area_draw(request, pk: int):
+    case = _steer(request, pk)
+    try:
+        geojson = json.loads(request.POST.get("area", ""))
+        polygon = GEOSGeometry(json.dumps(geojson.get("geometry", geojson)))
+    except (ValueError, AttributeError, TypeError, GEOSException):
+        return _done(request, case, ValidationError(_("Draw the area on the map first.")))
+    try:
+        dispatch.area_draw(
+            origin=origin_of(request), case=case, polygon=polygon, note=request.POST.get("note", "")
+        )
+    except ValidationError as exc:
+        return _done(request, case, exc)
+    messages.success(request, _("The drawn area is now the search area."))
+    return _done(request, case)
+
+
+@login_required
+@require_POST
+def alert_acknowledge(request, pk: int, alert_id: int):
+    case = _steer(request, pk)
+    case.alerts.filter(pk=alert_id, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now()
+    )
+    return _done(request, case)
