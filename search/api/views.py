@@ -96,3 +96,19 @@ class CaseViewSet(
         case = self.get_object()
         sectors = case.sectors.filter(in_current_area=True).order_by("-weight")
         return Response(SectorSerializer(sectors, many=True).data)
+
+
+class MyTasksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Open tasks of the caller's own units, offers first: what a field phone polls."""
+
+    serializer_class = TaskSerializer
+
+    def get_queryset(self):
+        from search.models import Task
+        from search.models.tasks import OPEN_TASK_STATUSES
+
+        return (
+            Task.objects.filter(unit__members=self.request.user, status__in=OPEN_TASK_STATUSES)
+            .select_related("sector", "unit", "case")
+            .order_by("status", "expires_at")
+        )

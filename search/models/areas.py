@@ -9,16 +9,20 @@ from django.utils.translation import gettext_lazy as _
 from search.choices import AreaReason, SectorStatus, SubjectCategory, Terrain
 from search.geo import SRID
 
+INCREASING_MESSAGE = _(
+    "Distances must increase from the 25th to the 95th percentile, all above zero."
+)
+
 
 class SubjectProfile(models.Model):
     """How far such people were found from where they were last seen, and how fast they move."""
 
     category = models.CharField(_("category"), max_length=32, choices=SubjectCategory.choices)
     terrain = models.CharField(_("terrain"), max_length=10, choices=Terrain.choices)
-    p25_m = models.PositiveIntegerField(_("25 % found within (m)"))
-    p50_m = models.PositiveIntegerField(_("50 % found within (m)"))
-    p75_m = models.PositiveIntegerField(_("75 % found within (m)"))
-    p95_m = models.PositiveIntegerField(_("95 % found within (m)"))
+    p25_m = models.PositiveIntegerField(_("found within, 25th percentile (m)"))
+    p50_m = models.PositiveIntegerField(_("found within, 50th percentile (m)"))
+    p75_m = models.PositiveIntegerField(_("found within, 75th percentile (m)"))
+    p95_m = models.PositiveIntegerField(_("found within, 95th percentile (m)"))
     speed_kmh = models.FloatField(
         _("travel speed (km/h)"),
         help_text=_("Caps the area: nobody is searched for beyond speed × elapsed time."),
@@ -37,9 +41,7 @@ class SubjectProfile(models.Model):
                 & Q(p75_m__gt=F("p50_m"))
                 & Q(p95_m__gt=F("p75_m")),
                 name="profile_percentiles_increase",
-                violation_error_message=_(
-                    "Distances must increase: 25 % < 50 % < 75 % < 95 %, all above zero."
-                ),
+                violation_error_message=INCREASING_MESSAGE,
             ),
             models.CheckConstraint(
                 condition=Q(speed_kmh__gt=0),
@@ -56,9 +58,7 @@ class SubjectProfile(models.Model):
         if None not in distances and not (
             0 < distances[0] < distances[1] < distances[2] < distances[3]
         ):
-            raise ValidationError(
-                {"p95_m": _("Distances must increase: 25 % < 50 % < 75 % < 95 %, all above zero.")}
-            )
+            raise ValidationError({"p95_m": INCREASING_MESSAGE})
         if self.speed_kmh is not None and self.speed_kmh <= 0:
             raise ValidationError({"speed_kmh": _("The travel speed must be above zero.")})
 

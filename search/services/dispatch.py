@@ -15,6 +15,7 @@ from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import Organisation
 from search.choices import (
@@ -530,7 +531,7 @@ def _require_coordinator(origin: Origin) -> None:
     from search import permissions
 
     if origin.actor is not None and not permissions.can_override_priority(origin.actor):
-        raise PermissionDenied("Only coordinators steer the search.")
+        raise PermissionDenied(gettext("Only coordinators steer the search."))
 
 
 def _queue_dispatch(case_id: int) -> None:
@@ -601,9 +602,9 @@ def sector_reassign(*, origin: Origin, sector: Sector, unit) -> Task:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OFFERS_LOCK_KEY])
     if unit.organisation_id not in organisation_family_ids(sector.case.organisation):
-        raise ValidationError("This unit belongs to another city.")
+        raise ValidationError(gettext("This unit belongs to another city."))
     if Task.objects.filter(sector=sector, unit=unit).open().exists():
-        raise ValidationError("This unit already has this sector.")
+        raise ValidationError(gettext("This unit already has this sector."))
     tasks_cancel(
         tasks=Task.objects.filter(sector=sector),
         reason=f"Reassigned to {unit.name} by a coordinator",
@@ -646,11 +647,18 @@ def area_draw(*, origin: Origin, case: Case, polygon, note: str = "") -> SearchA
 
     _require_coordinator(origin)
     if polygon.geom_type != "Polygon" or not polygon.valid:
-        raise ValidationError({"area": "Draw one closed polygon whose edges do not cross."})
+        raise ValidationError(
+            {"area": gettext("Draw one closed polygon whose edges do not cross.")}
+        )
     polygon.srid = SRID
     area_km2 = polygon.transform(3857, clone=True).area / 1e6  # rough, enough for a limit
     if area_km2 > MANUAL_AREA_MAX_KM2:
-        raise ValidationError({"area": f"The drawn area is larger than {MANUAL_AREA_MAX_KM2} km²."})
+        raise ValidationError(
+            {
+                "area": gettext("The drawn area is larger than %(max)s km².")
+                % {"max": MANUAL_AREA_MAX_KM2}
+            }
+        )
     now = timezone.now()
     case = Case.objects.select_for_update().get(pk=case.pk)
     previous = case.areas.filter(is_current=True).first()

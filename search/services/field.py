@@ -120,7 +120,9 @@ def task_finish(
     """Finish a task with how thoroughly the sector was searched (0-1); free the unit."""
     _member_of(origin, task)
     if not 0 <= coverage <= 1:
-        raise ValidationError({"coverage": _("Coverage is between 0 and 100 %.")})
+        raise ValidationError(
+            {"coverage": _("Coverage must be between 0 and 1 (0 to 100 percent).")}
+        )
     task = _transition(
         task=task,
         origin=origin,

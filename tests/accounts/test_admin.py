@@ -10,6 +10,9 @@ ADMIN_PAGES = [
     "accounts/unit",
     "accounts/partner",
     "search/case",
+    "search/subjectprofile",
+    "search/task",
+    "search/alert",
 ]
 
 
@@ -37,3 +40,32 @@ def test_admin_refuses_a_signed_in_clerk(client, demo_world):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"p25_m": 500, "p50_m": 400, "p75_m": 600, "p95_m": 800, "speed_kmh": 2},
+            "Distances must increase",
+        ),
+        (
+            {"p25_m": 100, "p50_m": 200, "p75_m": 300, "p95_m": 400, "speed_kmh": -2},
+            "speed must be above zero",
+        ),
+    ],
+)
+def test_admin_refuses_a_bad_subject_profile_with_a_clear_message(admin_client, values, message):
+    from search.models import SubjectProfile
+
+    before = SubjectProfile.objects.count()
+    SubjectProfile.objects.filter(category="other", terrain="rural").delete()
+
+    response = admin_client.post(
+        "/admin/search/subjectprofile/add/",
+        {"category": "other", "terrain": "rural", "source": "local survey", **values},
+    )
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert SubjectProfile.objects.count() == before - 1
