@@ -130,3 +130,62 @@ def test_worker_killed_mid_dispatch_is_followed_by_a_complete_result(celery_work
     assert {t.unit for t in found} == {world.near, world.middle, world.far, world.boat}
     assert case.areas.count() == 1
     assert_no_duplicates(case)
+
+
+def test_time_growth_on_the_worker_adds_sectors_and_offers_them(celery_worker, settings):
+    from search.models import SearchArea, SubjectProfile
+    from search.tasks import areas_grow
+
+    world = build_world()
+    SubjectProfile.objects.filter(category="adult", terrain="urban").update(speed_kmh=0.1)
+    case = open_case(world, last_seen_at=timezone.now() - timedelta(hours=3))
+    wait_for(lambda: offers(case))
+    first = case.areas.get()
+    before = case.sectors.count()
+    # As if an hour had passed since the area was computed: the person could be 100 m farther.
+    SearchArea.objects.filter(pk=first.pk).update(centred_at=first.centred_at - timedelta(hours=1))
+
+    areas_grow.delay()
+
+    grown = wait_for(lambda: case.areas.filter(version=2).first(), timeout=20)
+    assert grown.reason == "time_growth" and grown.radii_m[-1] == 400
+    wait_for(lambda: case.sectors.count() > before)
+    assert_no_duplicates(case)
+
+
+def test_confirmed_sighting_is_followed_by_offers_around_it(celery_worker):
+    from django.contrib.gis.geos import Point
+
+    from search.geo import SRID
+    from search.services import field
+    from search.services.timeline import Origin
+    from tests.search.dispatch_world import LAST_SEEN
+
+    world = build_world()
+    case = open_case(world)
+    wait_for(lambda: len(offers(case)) == 8)
+    sighting = field.sighting_record(
+        origin=Origin(actor=world.clerk),
+        case=case,
+        kind="sighting",
+        point=Point(LAST_SEEN[0] + 0.016, LAST_SEEN[1], srid=SRID),
+        seen_at=timezone.now() - timedelta(minutes=10),
+    )
+
+    dispatch.sighting_confirm(origin=Origin(actor=world.clerk), sighting=sighting)
+
+    # Ten minutes at 3 km/h: rings up to 500 m, part of them east of every unit's home area.
+    coverable = case.sectors.filter(
+        in_current_area=True, centroid__within=world.near.home_area
+    ).count()
+    expected = min(8, coverable)
+    assert expected > 0
+
+    def offers_in_new_area():
+        current = [t for t in offers(case) if t.sector.in_current_area]
+        return len(current) == expected and current
+
+    found = wait_for(offers_in_new_area, timeout=20)
+    assert all(t.sector.area.reason == "sighting" for t in found)
+    assert Task.objects.filter(case=case, status="cancelled").count() == 8
+    assert_no_duplicates(case)
