@@ -26,7 +26,7 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, tmp_path_factory):
+def celery_worker_process(django_db_setup, tmp_path_factory):
     """Start a real `celery worker` process on the test broker and test database."""
     from config.celery import app
 
@@ -69,6 +69,7 @@ def celery_worker(django_db_setup, tmp_path_factory):
             proc.kill()
             pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-4000:]}")
     proc.log_path = log_path
+    proc.hostname = hostname
     yield proc
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -76,6 +77,37 @@ def celery_worker(django_db_setup, tmp_path_factory):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def worker_is_idle(proc) -> bool:
+    """Return whether the test queue is empty and the worker runs nothing."""
+    from config.celery import app
+
+    queued = redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(
+        settings.CELERY_TASK_DEFAULT_QUEUE
+    )
+    if queued:
+        return False
+    replies = app.control.inspect(destination=[proc.hostname], timeout=1).active() or {}
+    return not any(replies.values()) and proc.hostname in replies
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process):
+    """The real worker; after the test, wait until it is idle so that nothing it still runs
+    meets the next test's data (or the table flush that ends this one)."""
+    yield celery_worker_process
+    deadline = time.monotonic() + 30
+    idle_since = None
+    while time.monotonic() < deadline:
+        if worker_is_idle(celery_worker_process):
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since > 0.3:
+                return
+        else:
+            idle_since = None
+        time.sleep(0.05)
+    pytest.fail("the Celery worker did not become idle after the test")
 
 
 @pytest.fixture
