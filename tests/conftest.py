@@ -92,22 +92,29 @@ def worker_is_idle(proc) -> bool:
     return not any(replies.values()) and proc.hostname in replies
 
 
-@pytest.fixture
-def celery_worker(celery_worker_process):
-    """The real worker; after the test, wait until it is idle so that nothing it still runs
-    meets the next test's data (or the table flush that ends this one)."""
-    yield celery_worker_process
+def wait_until_idle(proc) -> None:
     deadline = time.monotonic() + 30
     idle_since = None
     while time.monotonic() < deadline:
-        if worker_is_idle(celery_worker_process):
+        if worker_is_idle(proc):
             idle_since = idle_since or time.monotonic()
             if time.monotonic() - idle_since > 0.3:
                 return
         else:
             idle_since = None
         time.sleep(0.05)
-    pytest.fail("the Celery worker did not become idle after the test")
+    pytest.fail("the Celery worker did not become idle")
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process):
+    """The real worker, idle and with an empty queue at the start and end of each test: work
+    left by another test (a dispatch queued on commit) must not meet this test's data, nor the
+    table flush that ends it."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+    wait_until_idle(celery_worker_process)
+    yield celery_worker_process
+    wait_until_idle(celery_worker_process)
 
 
 @pytest.fixture

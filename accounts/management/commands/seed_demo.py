@@ -130,7 +130,7 @@ class Command(BaseCommand):
             if new:
                 user.set_password(password)
                 user.save(update_fields=["password"])
-                user.groups.add(Group.objects.get(name=role))
+                user.groups.add(Group.objects.get_or_create(name=role)[0])
                 if role == "field":
                     first_unit.members.add(user)
             created += new

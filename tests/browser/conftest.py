@@ -1,0 +1,63 @@
+"""Headless Chromium (Debian's package) driven by Playwright, at a phone's width.
+
+Set BEACON_SCREENSHOTS=docs/screenshots to keep a PNG of every page a test visits.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between
+# page actions are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("BEACON_CHROMIUM", "/usr/bin/chromium")
+PHONE = {"width": 360, "height": 740}
+# No background traffic: this machine's network reaches nothing but the test server.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: make test installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone(chromium):
+    """A fresh browser context the size of a 360 px phone, speaking English."""
+    context = chromium.new_context(viewport=PHONE, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def shoot():
+    """Return a function that saves a full-page screenshot when BEACON_SCREENSHOTS is set."""
+    target = os.environ.get("BEACON_SCREENSHOTS")
+
+    def save(page, name: str) -> None:
+        if target:
+            Path(target).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(target) / f"{name}.png"), full_page=True)
+
+    return save
