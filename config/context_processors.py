@@ -15,5 +15,6 @@ def beacon(request):
             "cases": signed_in and permissions.can_read_cases(user),
             "file": signed_in and permissions.can_file_cases(user),
             "crisis": signed_in and permissions.can_work_crisis_desk(user),
+            "field": signed_in and permissions.has_any_role(user, {"field"}),
         },
     }

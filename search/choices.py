@@ -80,6 +80,7 @@ class EventKind(models.TextChoices):
     SEARCH_PAUSED = "search_paused", _("Search paused or resumed")
     SIGHTING_REPORTED = "sighting_reported", _("Sighting or clue reported")
     SIGHTING_CONFIRMED = "sighting_confirmed", _("Sighting confirmed")
+    FOUND_REPORTED = "found_reported", _("Person reported found")
     WITHDRAWN = "withdrawn", _("Report withdrawn")
     OUTCOME_RECORDED = "outcome_recorded", _("Outcome recorded")
 
@@ -141,11 +142,21 @@ class AlertKind(models.TextChoices):
     NO_UNITS = "no_units", _("No unit can take a sector")
     OUTSIDE_JURISDICTION = "outside", _("Last seen outside every jurisdiction")
     TASKS_CANCELLED = "tasks_cancelled", _("Tasks cancelled by a new area")
+    FOUND = "found", _("Person reported found")
+    SIGHTING = "sighting", _("New sighting or clue")
 
 
 class SightingKind(models.TextChoices):
     SIGHTING = "sighting", _("Sighting of the person")
     CLUE = "clue", _("Clue")
+    FOUND = "found", _("Person found")
+
+
+class FoundCondition(models.TextChoices):
+    WELL = "well", _("Well")
+    NEEDS_CARE = "needs_care", _("Needs care")
+    INJURED = "injured", _("Injured")
+    DECEASED = "deceased", _("Deceased")
 
 
 class Confidence(models.TextChoices):

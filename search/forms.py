@@ -80,6 +80,7 @@ class CaseForm(forms.ModelForm):
             "medical_needs",
             "medication",
             "self_harm_risk",
+            "field_notes",
             "weather_exposure",
             "last_seen_at",
             "circumstances",
@@ -123,6 +124,7 @@ class CaseForm(forms.ModelForm):
             (
                 "category",
                 "self_harm_risk",
+                "field_notes",
                 "medical_needs",
                 "medication",
                 "weather_exposure",

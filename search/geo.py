@@ -218,3 +218,21 @@ def circle(*, lat: float, lon: float, radius_m: float):
         points.append((math.degrees(lon2), math.degrees(lat2)))
     points.append(points[0])
     return Polygon(points, srid=SRID)
+
+
+COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
+
+
+def distance_and_bearing(*, from_lat: float, from_lon: float, to_lat: float, to_lon: float):
+    """Return (metres, compass point) from one WGS-84 position to another, on the sphere."""
+    import math
+
+    import h3
+
+    metres = h3.great_circle_distance((from_lat, from_lon), (to_lat, to_lon), "m")
+    phi1, phi2 = math.radians(from_lat), math.radians(to_lat)
+    dlon = math.radians(to_lon - from_lon)
+    x = math.sin(dlon) * math.cos(phi2)
+    y = math.cos(phi1) * math.sin(phi2) - math.sin(phi1) * math.cos(phi2) * math.cos(dlon)
+    bearing = (math.degrees(math.atan2(x, y)) + 360) % 360
+    return metres, COMPASS[round(bearing / 45) % 8]

@@ -85,3 +85,40 @@ def possible_duplicates(
 def point_in_any_jurisdiction(point: Point) -> bool:
     """Return whether any known organisation (partners included) covers the point."""
     return Organisation.objects.filter(jurisdiction__contains=point).exists()
+
+
+def member_units(user: User):
+    """Return the units this user belongs to."""
+    from accounts.models import Unit
+
+    return Unit.objects.filter(members=user)
+
+
+def tasks_of_member(user: User):
+    """Return the open tasks of the user's units, offers first, soonest to expire first."""
+    from django.db.models import Case as When_
+    from django.db.models import IntegerField, Value, When
+
+    from search.models import Task
+    from search.models.tasks import OPEN_TASK_STATUSES
+
+    order = When_(
+        When(status="offered", then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    return (
+        Task.objects.filter(unit__members=user, status__in=OPEN_TASK_STATUSES)
+        .select_related("case", "sector", "unit")
+        .annotate(offer_first=order)
+        .order_by("offer_first", "expires_at", "pk")
+    )
+
+
+def task_of_member(user: User, task_id: int):
+    """Return one task of the user's units (any status), or None: others do not exist for them."""
+    from search.models import Task
+
+    return (
+        Task.objects.filter(unit__members=user, pk=task_id)
+        .select_related("case", "sector", "unit")
+        .first()
+    )

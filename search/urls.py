@@ -1,6 +1,7 @@
 from django.urls import path
 
 from search.views import cases, planning
+from search.views import field as field_views
 
 urlpatterns = [
     path("cases/", cases.case_list, name="case_list"),
@@ -28,4 +29,12 @@ urlpatterns = [
         planning.alert_acknowledge,
         name="alert_acknowledge",
     ),
+]
+
+urlpatterns += [
+    path("field/", field_views.field_home, name="field_home"),
+    path("field/sw.js", field_views.service_worker, name="field_sw"),
+    path("field/actions/", field_views.field_action, name="field_action"),
+    path("field/tasks/<int:task_id>/", field_views.field_task, name="field_task"),
+    path("field/tasks/<int:task_id>/photo/", field_views.field_task_photo, name="field_photo"),
 ]

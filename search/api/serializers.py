@@ -29,6 +29,7 @@ INTAKE_API_FIELDS = [
     "medical_needs",
     "medication",
     "self_harm_risk",
+    "field_notes",
     "weather_exposure",
     "last_seen_at",
     "last_seen_place",

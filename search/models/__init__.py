@@ -1,7 +1,7 @@
 from .areas import SearchArea, Sector, SubjectProfile
 from .cases import Case, CaseReferenceCounter, CrisisContact, Sighting
 from .ops import HealthPing
-from .tasks import Alert, Task
+from .tasks import Alert, FieldAction, Task
 from .timeline import CaseEvent
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "CaseEvent",
     "CaseReferenceCounter",
     "CrisisContact",
+    "FieldAction",
     "HealthPing",
     "SearchArea",
     "Sighting",

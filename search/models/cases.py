@@ -13,6 +13,7 @@ from search.choices import (
     Confidence,
     ContactChannel,
     ContactResult,
+    FoundCondition,
     LocationSource,
     Outcome,
     Priority,
@@ -90,6 +91,12 @@ class Case(models.Model):
     medical_needs = models.TextField(_("medical needs"), max_length=2000, blank=True)
     medication = models.TextField(_("medication"), max_length=1000, blank=True)
     self_harm_risk = models.BooleanField(_("at risk of self-harm or in distress"), default=False)
+    field_notes = models.TextField(
+        _("notes for field units"),
+        max_length=1000,
+        blank=True,
+        help_text=_("How to approach the person, what to look out for. No medical detail."),
+    )
     weather_exposure = models.CharField(
         _("weather exposure"),
         max_length=10,
@@ -238,6 +245,12 @@ class Sighting(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    photo = models.ImageField(_("photo"), upload_to="sighting-photos/%Y/%m/", blank=True)
+    # For a "found" report: the person's condition and who has them now.
+    condition = models.CharField(
+        _("condition"), max_length=12, choices=FoundCondition.choices, blank=True
+    )
+    with_whom = models.CharField(_("who has the person now"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("sighting")

@@ -96,3 +96,29 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message[:40]}"
+
+
+class FieldAction(models.Model):
+    """An action sent from a phone with an id made on the phone: applied once, answered alike.
+
+    A phone that lost its connection replays what it queued; the same id with the same body
+    gets the first answer again, the same id with another body is refused.
+    """
+
+    client_id = models.UUIDField(_("client id"), unique=True)
+    user = models.ForeignKey(
+        "accounts.User", verbose_name=_("user"), on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=16)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField(default=dict)
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("field action")
+        verbose_name_plural = _("field actions")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.client_id}"

@@ -154,6 +154,7 @@ def sighting_record(
     source: str = "",
     confidence: str = "possible",
     unit=None,
+    photo=None,
 ):
     """Record a sighting or clue on the case; coordinators confirm it to move the search."""
     from search.models import Sighting
@@ -171,8 +172,21 @@ def sighting_record(
         reported_by=origin.actor,
         unit=unit,
     )
-    sighting.full_clean()
+    if photo:
+        from search.photos import clean_photo
+
+        sighting.photo = clean_photo(photo)
+    sighting.full_clean(exclude=["photo"])
     sighting.save()
+    from search.choices import AlertKind
+    from search.services.dispatch import alert_raise
+
+    alert_raise(
+        case=case,
+        kind=AlertKind.SIGHTING,
+        message=f"{sighting.get_kind_display()} ({sighting.get_confidence_display()}): "
+        f"{sighting.description[:120]}",
+    )
     event_record(
         case=case,
         kind=EventKind.SIGHTING_REPORTED,
@@ -185,3 +199,168 @@ def sighting_record(
         },
     )
     return sighting
+
+
+# Positions: a phone claiming worse than this is not a position worth sharing.
+MAX_ACCURACY_M = 5_000
+
+
+@transaction.atomic
+def unit_set_availability(*, origin: Origin, unit, availability: str):
+    """Switch the unit between available, busy and off duty; freed units drain the queue."""
+    from accounts.models import Unit
+
+    if availability not in Unit.Availability.values:
+        raise ValidationError({"availability": _("Choose available, busy or off duty.")})
+    if origin.actor is not None and not unit.members.filter(pk=origin.actor.pk).exists():
+        raise PermissionDenied(_("You are not a member of this unit."))
+    Unit.objects.filter(pk=unit.pk).update(availability=availability)
+    unit.refresh_from_db()
+    if availability == Unit.Availability.AVAILABLE:
+        from search.tasks import dispatch_sweep
+
+        dispatch_sweep.delay_on_commit()
+    return unit
+
+
+@transaction.atomic
+def position_share(*, origin: Origin, unit, lat: float, lon: float, accuracy_m: float | None):
+    """Record where the unit is now (shown on the coordinator's map, used for matching)."""
+    from accounts.models import Unit
+    from search.geo import make_point
+
+    if origin.actor is not None and not unit.members.filter(pk=origin.actor.pk).exists():
+        raise PermissionDenied(_("You are not a member of this unit."))
+    try:
+        point = make_point(lon=lon, lat=lat)
+    except ValueError as exc:
+        raise ValidationError(
+            {"position": _("A position has latitude -90..90 and longitude -180..180.")}
+        ) from exc
+    if accuracy_m is not None and not 0 < accuracy_m <= MAX_ACCURACY_M:
+        raise ValidationError(
+            {"accuracy": _("This accuracy is not believable (more than 5 km, or not positive).")}
+        )
+    Unit.objects.filter(pk=unit.pk).update(last_position=point, last_position_at=timezone.now())
+    unit.refresh_from_db()
+    return unit
+
+
+@transaction.atomic
+def found_report(
+    *,
+    origin: Origin,
+    case,
+    point,
+    seen_at,
+    condition: str,
+    with_whom: str,
+    description: str = "",
+    unit=None,
+):
+    """The person is found: tell the coordinator at once and stop new offers for the case."""
+    from search.choices import AlertKind, CaseStatus, FoundCondition
+    from search.models import Case, Sighting
+    from search.services.dispatch import alert_raise, tasks_cancel
+
+    if condition not in FoundCondition.values:
+        raise ValidationError({"condition": _("Say how the person is.")})
+    if not with_whom.strip():
+        raise ValidationError({"with_whom": _("Say who has the person now.")})
+    locked = Case.objects.select_for_update().get(pk=case.pk)
+    if not locked.is_open:
+        raise ValidationError(_("This case is no longer open."), code="state")
+    found = Sighting(
+        case=locked,
+        kind="found",
+        point=point,
+        seen_at=seen_at,
+        description=description.strip(),
+        confidence="confirmed",
+        condition=condition,
+        with_whom=with_whom.strip(),
+        reported_by=origin.actor,
+        unit=unit,
+        confirmed_at=timezone.now(),
+    )
+    found.full_clean(exclude=["photo"])
+    found.save()
+    Case.objects.filter(pk=locked.pk).update(status=CaseStatus.FOUND)
+    tasks_cancel(
+        tasks=Task.objects.filter(case=locked, status=TaskStatus.OFFERED),
+        reason="The person was reported found",
+        now=timezone.now(),
+    )
+    alert_raise(
+        case=locked,
+        kind=AlertKind.FOUND,
+        message=f"{FoundCondition(condition).label}; with {with_whom.strip()}",
+    )
+    event_record(
+        case=locked,
+        kind=EventKind.FOUND_REPORTED,
+        origin=origin,
+        data={
+            "sighting": found.pk,
+            "condition": condition,
+            "with": with_whom.strip(),
+            "at": [round(point.x, 6), round(point.y, 6)],
+        },
+    )
+    return found
+
+
+class ReplayConflict(Exception):
+    """The id was used before for a different action."""
+
+
+def _body_hash(kind: str, body: dict) -> str:
+    import hashlib
+    import json
+
+    canonical = json.dumps({"kind": kind, "body": body}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def field_action_apply(*, user, client_id, kind: str, body: dict, run) -> tuple[int, dict]:
+    """Apply an action from a phone once: a replay of the same id and body gets the first answer.
+
+    `run` does the work and returns a dict for the phone; a ValidationError the state raises
+    comes back as 409, bad input as 400, and both are remembered like a success.
+    """
+    from django.db import IntegrityError
+
+    from search.models import FieldAction
+
+    digest = _body_hash(kind, body)
+    try:
+        with transaction.atomic():
+            previous = FieldAction.objects.select_for_update().filter(client_id=client_id).first()
+            if previous is not None:
+                if previous.user_id != user.pk or previous.body_hash != digest:
+                    raise ReplayConflict
+                return previous.status_code, {**previous.response, "replayed": True}
+            try:
+                with transaction.atomic():
+                    status, response = 200, {"ok": True, **(run() or {})}
+            except ValidationError as exc:
+                status = 409 if getattr(exc, "code", None) in ("state", "expired") else 400
+                fields = exc.message_dict if hasattr(exc, "error_dict") else {}
+                response = {"ok": False, "error": " ".join(exc.messages), "fields": fields}
+            except PermissionDenied as exc:
+                status, response = 403, {"ok": False, "error": str(exc) or _("Not allowed.")}
+            FieldAction.objects.create(
+                client_id=client_id,
+                user=user,
+                kind=kind,
+                body_hash=digest,
+                status_code=status,
+                response=response,
+            )
+            return status, response
+    except IntegrityError:
+        # The same id arrived twice at once: the other request stored the answer.
+        previous = FieldAction.objects.get(client_id=client_id)
+        if previous.user_id != user.pk or previous.body_hash != digest:
+            raise ReplayConflict from None
+        return previous.status_code, {**previous.response, "replayed": True}

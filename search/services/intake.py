@@ -37,6 +37,7 @@ INTAKE_FIELDS = (
     "medical_needs",
     "medication",
     "self_harm_risk",
+    "field_notes",
     "weather_exposure",
     "last_seen_at",
     "last_seen_point",
