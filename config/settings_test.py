@@ -29,3 +29,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # English is the tests' default language; tests that need Chinese ask for it.
 LANGUAGE_CODE = "en"
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+# Live-server threads must not keep connections open past a test: the test database is dropped
+# at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

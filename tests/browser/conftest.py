@@ -61,3 +61,14 @@ def shoot():
             page.screenshot(path=str(Path(target) / f"{name}.png"), full_page=True)
 
     return save
+
+
+# A basic accessibility check run in the page: every visible control has a label, every touch
+# target is at least 44 px tall (a checkbox counts through its label), and text on buttons and
+# links contrasts with its background at least 4.5:1 (WCAG AA for normal text).
+A11Y_SCRIPT = (Path(__file__).parent / "a11y.js").read_text()
+
+
+def a11y_problems(page) -> list[str]:
+    """Return what the basic accessibility check finds wrong on the current page."""
+    return page.evaluate(A11Y_SCRIPT)

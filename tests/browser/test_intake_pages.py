@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from search.models import Case
+from tests.browser.conftest import a11y_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,6 +45,7 @@ def test_clerk_files_in_chinese_and_english_and_finds_both(live_server, phone, s
     page.goto(f"{live_server.url}/cases/new/")
     assert "新建走失人员报案" in page.locator("h1").inner_text()
     shoot(page, "intake-02-form-zh")
+    assert a11y_problems(page) == []
     fill_report(page, name="张小红", phone="abc")
     page.fill("#id_latitude", "34.30")
     page.fill("#id_longitude", "117.45")
@@ -60,6 +62,7 @@ def test_clerk_files_in_chinese_and_english_and_finds_both(live_server, phone, s
     assert "张小红" in heading
     assert "紧急" in page.locator(".badge").first.inner_text()  # a young child: critical
     shoot(page, "intake-04-case-zh")
+    assert a11y_problems(page) == []
     page.goto(f"{live_server.url}/cases/")
     assert reference in page.locator(".cards").inner_text()
     shoot(page, "intake-05-list-zh")
