@@ -4,7 +4,7 @@ from django.contrib.gis.admin import GISModelAdmin
 from django.db.models import URLField
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Organisation, Partner, Unit, User
+from accounts.models import Organisation, Partner, PartnerAPIKey, Unit, User
 
 
 @admin.register(User)
@@ -42,3 +42,17 @@ class PartnerAdmin(GISModelAdmin):
     list_select_related = ("organisation",)
     # Partners are reached over https; say so now rather than inherit Django 5's http guess.
     formfield_overrides = {URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(PartnerAPIKey)
+class PartnerAPIKeyAdmin(admin.ModelAdmin):
+    """Keys are issued with `manage.py issue_partner_key` (shown once); here they are revoked."""
+
+    list_display = ("prefix", "partner", "name", "created", "expiry_date", "revoked")
+    list_filter = ("revoked", "partner")
+    list_select_related = ("partner__organisation",)
+    readonly_fields = ("prefix", "hashed_key", "partner", "created")
+    fields = ("name", "partner", "prefix", "hashed_key", "created", "expiry_date", "revoked")
+
+    def has_add_permission(self, request):
+        return False

@@ -8,6 +8,7 @@ from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.core.validators import RegexValidator
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import AbstractAPIKey
 
 from search.geo import SRID
 
@@ -215,7 +216,15 @@ class Partner(models.Model):
         _("signing secret"),
         max_length=200,
         blank=True,
-        help_text=_("Shared secret for message signatures (Standard Webhooks)."),
+        help_text=_("Shared secret for message signatures (Standard Webhooks, whsec_…)."),
+    )
+    # While a secret is rotated both are used: messages carry a signature for each, and a
+    # message signed with either is accepted, so neither side has to switch at the same moment.
+    signing_secret_previous = models.CharField(
+        _("previous signing secret"),
+        max_length=200,
+        blank=True,
+        help_text=_("Kept during a rotation; clear it once the partner uses the new secret."),
     )
     allowed_fields = ArrayField(
         models.CharField(max_length=64),
@@ -236,3 +245,15 @@ class Partner(models.Model):
 
     def __str__(self) -> str:
         return str(self.organisation)
+
+
+class PartnerAPIKey(AbstractAPIKey):
+    """A key a partner uses to call us: stored hashed, tied to one partner, revocable."""
+
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.CASCADE, related_name="api_keys"
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = _("partner API key")
+        verbose_name_plural = _("partner API keys")

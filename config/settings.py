@@ -60,6 +60,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "rest_framework_gis",
     "django_filters",
+    "drf_spectacular",
+    # Installed for its hashed-key model; Beacon uses its own PartnerAPIKey tied to a partner.
+    "rest_framework_api_key",
     "accounts",
     "search",
 ]
@@ -168,6 +171,9 @@ CELERY_BEAT_SCHEDULE = {
     "areas-grow": {"task": "search.tasks.areas_grow", "schedule": 300.0},
     # The database is the record of what must happen: re-dispatch anything left waiting.
     "dispatch-sweep": {"task": "search.tasks.dispatch_sweep", "schedule": 60.0},
+    # Partner messages: re-send whatever the on-commit delivery left behind.
+    "federation-sweep": {"task": "search.tasks.federation_sweep", "schedule": 30.0},
+    "aid-escalate": {"task": "search.tasks.aid_escalate", "schedule": 60.0},
 }
 
 # Fan-out and supervision. Xuzhou's published target is "3 minutes to dispatch"
@@ -220,6 +226,38 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "search.api.errors.exception_handler",
+    # Per client: a user, a partner key, or an address. Not a security control (not atomic),
+    # but it keeps one runaway script from starving the centre's own staff.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "search.api.throttling.ClientRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "client": os.environ.get("API_THROTTLE_RATE", "600/min"),
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Beacon API",
+    "DESCRIPTION": (
+        "Missing-person search coordination: cases, tasks, sightings, search areas, and the "
+        "mutual-aid protocol between cities (POST /api/v1/federation/messages/)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Mutual aid between cities (search/federation). Delivery retries back off exponentially with
+# jitter up to the cap; the beat sweep re-sends whatever was left behind.
+FEDERATION = {
+    "TIMEOUT_SECONDS": env_float("FEDERATION_TIMEOUT_SECONDS", 10.0),
+    "RETRY_BASE_SECONDS": env_float("FEDERATION_RETRY_BASE_SECONDS", 5.0),
+    "RETRY_CAP_SECONDS": env_float("FEDERATION_RETRY_CAP_SECONDS", 600.0),
+    "MAX_BODY_BYTES": int(os.environ.get("FEDERATION_MAX_BODY_BYTES", str(1024 * 1024))),
+    # A request the partner has not accepted or declined in this time is flagged to coordinators.
+    "ESCALATE_AFTER_MINUTES": int(os.environ.get("FEDERATION_ESCALATE_AFTER_MINUTES", "15")),
 }
 
 LOGGING = {

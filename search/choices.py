@@ -54,6 +54,7 @@ class ReportChannel(models.TextChoices):
 class LocationSource(models.TextChoices):
     PIN = "pin", _("Pinned on the map")
     GEOCODED = "geocoded", _("Geocoded from the address")
+    PARTNER = "partner", _("Given by a partner city")
     API = "api", _("Given as coordinates")
 
 
@@ -83,12 +84,14 @@ class EventKind(models.TextChoices):
     FOUND_REPORTED = "found_reported", _("Person reported found")
     WITHDRAWN = "withdrawn", _("Report withdrawn")
     OUTCOME_RECORDED = "outcome_recorded", _("Outcome recorded")
+    AID = "aid", _("Mutual aid")
 
 
 class EventSource(models.TextChoices):
     WEB = "web", _("Web")
     API = "api", _("API")
     SYSTEM = "system", _("System")
+    PARTNER = "partner", _("Partner city")
 
 
 class ContactChannel(models.TextChoices):
@@ -144,6 +147,10 @@ class AlertKind(models.TextChoices):
     TASKS_CANCELLED = "tasks_cancelled", _("Tasks cancelled by a new area")
     FOUND = "found", _("Person reported found")
     SIGHTING = "sighting", _("New sighting or clue")
+    AID_PROPOSED = "aid_proposed", _("Mutual aid proposed")
+    AID_UPDATE = "aid_update", _("News from a partner city")
+    AID_OVERDUE = "aid_overdue", _("Partner has not answered")
+    AID_UNDELIVERED = "aid_undelivered", _("Message to a partner refused")
 
 
 class SightingKind(models.TextChoices):
@@ -167,3 +174,45 @@ class Confidence(models.TextChoices):
     POSSIBLE = "possible", _("Possible")
     UNLIKELY = "unlikely", _("Unlikely")
     REJECTED = "rejected", _("Rejected")
+
+
+class AidDirection(models.TextChoices):
+    OUTBOUND = "outbound", _("We asked")
+    INBOUND = "inbound", _("They asked us")
+
+
+class AidStatus(models.TextChoices):
+    SENT = "sent", _("Sent")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    ACTIVE = "active", _("Active")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+AID_OPEN_STATUSES = (AidStatus.SENT, AidStatus.ACKNOWLEDGED, AidStatus.ACCEPTED, AidStatus.ACTIVE)
+AID_FINAL_STATUSES = (AidStatus.DECLINED, AidStatus.COMPLETED, AidStatus.CANCELLED)
+
+
+class AidMessageType(models.TextChoices):
+    # From the city that asks:
+    REQUEST = "request", _("Request for aid")
+    CLOSED = "closed", _("Case closed")
+    CANCELLED = "cancelled", _("Request cancelled")
+    # From the city that helps:
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    ACTIVE = "active", _("Search under way")
+    SIGHTING = "sighting", _("Sighting or clue")
+    SECTORS_SEARCHED = "sectors_searched", _("Sectors searched")
+    FOUND = "found", _("Person found")
+    # Either way:
+    NOTE = "note", _("Note")
+
+
+# Which side may send which message: the asking city closes, the helping city cannot.
+AID_TYPES_FROM_ORIGIN = frozenset({"request", "closed", "cancelled", "note"})
+AID_TYPES_FROM_HELPER = frozenset(
+    {"accepted", "declined", "active", "sighting", "sectors_searched", "found", "note"}
+)

@@ -45,12 +45,19 @@ class GeocodeResult:
 @cache
 def _geocoder():
     """Return the configured geopy geocoder, rate-limited, built once per process."""
+    from geopy.adapters import URLLibAdapter
     from geopy.extra.rate_limiter import RateLimiter
     from geopy.geocoders import get_geocoder_for_service
 
     conf = settings.GEOCODER
     cls = get_geocoder_for_service(conf["PROVIDER"])
-    kwargs = {"timeout": conf["TIMEOUT"], "scheme": conf["SCHEME"]}
+    # The stdlib adapter, named: with requests installed geopy would pick an adapter that
+    # retries on its own and reports a timeout as "unavailable".
+    kwargs = {
+        "timeout": conf["TIMEOUT"],
+        "scheme": conf["SCHEME"],
+        "adapter_factory": URLLibAdapter,
+    }
     if conf["PROVIDER"] == "nominatim":
         kwargs.update(domain=conf["DOMAIN"], user_agent=conf["USER_AGENT"])
     elif conf["API_KEY"]:

@@ -76,3 +76,30 @@ def offers_notify(task_ids: list[int]) -> None:
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[unit.notify_email],
         )
+
+
+@shared_task
+def deliver_message(message_id: int) -> str:
+    """Send one outgoing partner message; the service schedules its own retries."""
+    from search.services import mutual_aid
+
+    return mutual_aid.outbox_deliver(message_id=message_id)
+
+
+@shared_task
+def federation_sweep() -> int:
+    """Re-send partner messages whose time has come: the outbox, not the broker, is the record."""
+    from search.services import mutual_aid
+
+    due = mutual_aid.outbox_due()
+    for message_id in due:
+        deliver_message.delay(message_id)
+    return len(due)
+
+
+@shared_task
+def aid_escalate() -> int:
+    """Flag requests for aid a partner has left unanswered."""
+    from search.services import mutual_aid
+
+    return mutual_aid.aid_escalate()

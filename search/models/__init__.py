@@ -1,5 +1,6 @@
 from .areas import SearchArea, Sector, SubjectProfile
 from .cases import Case, CaseReferenceCounter, CrisisContact, Sighting
+from .mutual_aid import InboxMessage, MutualAidRequest, OutboxMessage
 from .ops import HealthPing
 from .tasks import Alert, FieldAction, Task
 from .timeline import CaseEvent
@@ -12,6 +13,9 @@ __all__ = [
     "CrisisContact",
     "FieldAction",
     "HealthPing",
+    "InboxMessage",
+    "MutualAidRequest",
+    "OutboxMessage",
     "SearchArea",
     "Sighting",
     "Sector",

@@ -44,6 +44,7 @@ def case_withdraw(*, origin: Origin, case: Case, reason: str) -> Case:
         origin=origin,
         data={"old_status": old, "reason": reason},
     )
+    _wind_up(current, outcome=Outcome.WITHDRAWN, note=reason)
     return current
 
 
@@ -69,4 +70,19 @@ def case_close(*, origin: Origin, case: Case, outcome: str, note: str = "") -> C
         origin=origin,
         data={"old_status": old, "outcome": outcome, "note": current.outcome_note},
     )
+    _wind_up(current, outcome=outcome, note=current.outcome_note)
     return current
+
+
+def _wind_up(case: Case, *, outcome: str, note: str) -> None:
+    """Cancel the open tasks and tell every partner we asked for help."""
+    from search.models import Task
+    from search.services import mutual_aid
+    from search.services.dispatch import tasks_cancel
+
+    tasks_cancel(
+        tasks=Task.objects.open().filter(case=case),
+        reason=f"Case closed ({outcome})",
+        now=timezone.now(),
+    )
+    mutual_aid.origin_case_ended(case=case, outcome=outcome, note=note)

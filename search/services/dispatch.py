@@ -129,6 +129,12 @@ def area_compute(
         note=note,
     )
     added, retired, cancelled = _sectors_sync(case=case, area=area, cells=cells, now=now)
+    from search.services import mutual_aid
+
+    if not case.aid_requests.filter(direction="inbound").exists():
+        # The search reaches a neighbour's ground: propose (or send) a request for aid. An
+        # assisting case does not ask the city it is helping.
+        mutual_aid.aid_propose(case=case)
     event_record(
         case=case,
         kind=EventKind.AREA_COMPUTED,
@@ -367,6 +373,9 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
     if offered:
         if case.status == CaseStatus.OPEN:
             Case.objects.filter(pk=case.pk, status=CaseStatus.OPEN).update(status=CaseStatus.ACTIVE)
+        from search.services import mutual_aid
+
+        mutual_aid.assisting_case_activated(case_id=case.pk)
         event_record(
             case=case,
             kind=EventKind.OFFERS_MADE,

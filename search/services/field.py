@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from search.choices import EventKind, SectorStatus, TaskStatus
+from search.choices import EventKind, EventSource, SectorStatus, TaskStatus
 from search.models import Sector, Task
 from search.services.timeline import Origin, event_record
 
@@ -138,6 +138,13 @@ def task_finish(
     sector.coverage = 1 - (1 - sector.coverage) * (1 - coverage)
     sector.status = SectorStatus.NEEDS_RESEARCH if needs_research else SectorStatus.SEARCHED
     sector.save(update_fields=["coverage", "status"])
+    from search.services import mutual_aid
+
+    mutual_aid.assisting_forward(
+        case_id=task.case_id,
+        type_="sectors_searched",
+        data={"cells": [sector.h3_index], "coverage": round(sector.coverage, 3)},
+    )
     _queue_dispatch(task.case_id)
     return task
 
@@ -198,6 +205,20 @@ def sighting_record(
             "at": [round(point.x, 6), round(point.y, 6)],
         },
     )
+    if origin.source != EventSource.PARTNER:
+        from search.services import mutual_aid
+
+        mutual_aid.assisting_forward(
+            case_id=case.pk,
+            type_="sighting",
+            data={
+                "kind": kind,
+                "point": {"type": "Point", "coordinates": [point.x, point.y]},
+                "seen_at": seen_at.isoformat(),
+                "description": sighting.description,
+                "confidence": confidence,
+            },
+        )
     return sighting
 
 
@@ -307,6 +328,20 @@ def found_report(
             "at": [round(point.x, 6), round(point.y, 6)],
         },
     )
+    if origin.source != EventSource.PARTNER:
+        from search.services import mutual_aid
+
+        mutual_aid.assisting_forward(
+            case_id=locked.pk,
+            type_="found",
+            data={
+                "point": {"type": "Point", "coordinates": [point.x, point.y]},
+                "found_at": seen_at.isoformat(),
+                "condition": condition,
+                "with_whom": with_whom.strip(),
+                "description": found.description,
+            },
+        )
     return found
 
 

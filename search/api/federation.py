@@ -1,0 +1,181 @@
+"""The partner side of the API: API-key authentication, signed messages, and the aid requests."""
+
+import json
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import PartnerAPIKey
+from search.federation import signing
+from search.federation.messages import EnvelopeSerializer
+from search.services import mutual_aid
+
+KEYWORD = "Api-Key"
+
+
+class PartnerPrincipal:
+    """Who a partner key speaks for: a partner city, never one of our users."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    role_names = frozenset()
+    organisation = None
+    pk = None
+
+    def __init__(self, partner):
+        self.partner = partner
+
+    def __str__(self) -> str:
+        return f"partner {self.partner.organisation.code}"
+
+
+class PartnerKeyAuthentication(BaseAuthentication):
+    """``Authorization: Api-Key <key>``: a hashed, revocable key tied to one partner."""
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).decode("latin-1")
+        if not header.startswith(f"{KEYWORD} "):
+            return None
+        key = header[len(KEYWORD) + 1 :].strip()
+        try:
+            api_key = PartnerAPIKey.objects.get_from_key(key)
+        except PartnerAPIKey.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.") from None
+        if api_key.has_expired or not api_key.partner.is_active:
+            raise exceptions.AuthenticationFailed("This API key has expired or been revoked.")
+        return PartnerPrincipal(api_key.partner), api_key
+
+    def authenticate_header(self, request):
+        return KEYWORD
+
+
+class PartnerKeyScheme(OpenApiAuthenticationExtension):
+    target_class = PartnerKeyAuthentication
+    name = "partnerKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>` from `manage.py issue_partner_key`.",
+        }
+
+
+def partner_of(request):
+    principal = request.user
+    return principal.partner if isinstance(principal, PartnerPrincipal) else None
+
+
+class IsPartner(BasePermission):
+    def has_permission(self, request, view):
+        return partner_of(request) is not None
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The message is larger than this server accepts."
+    default_code = "too_large"
+
+
+class MessageRefusedError(exceptions.APIException):
+    def __init__(self, refused: mutual_aid.MessageRefused):
+        self.status_code = refused.status
+        super().__init__(detail=refused.detail, code=refused.code)
+
+
+RECEIPT = inline_serializer(
+    "MessageReceipt",
+    {
+        "status": serializers.ChoiceField(choices=["applied", "waiting"]),
+        "request_id": serializers.UUIDField(),
+        "sequence": serializers.IntegerField(),
+        "request_status": serializers.CharField(required=False),
+        "waiting_for": serializers.IntegerField(required=False),
+    },
+)
+
+
+class FederationMessageView(APIView):
+    """Every message from a partner city arrives here; its ``type`` says what it is."""
+
+    authentication_classes = [PartnerKeyAuthentication]
+    permission_classes = [IsPartner]
+
+    @extend_schema(
+        operation_id="federation_message_receive",
+        request=EnvelopeSerializer,
+        responses={
+            200: OpenApiResponse(RECEIPT, description="Applied (or a replay of an applied id)."),
+            201: OpenApiResponse(RECEIPT, description="A new request, acknowledged."),
+            202: OpenApiResponse(RECEIPT, description="Kept until the earlier sequence arrives."),
+            400: OpenApiResponse(description="Malformed JSON, envelope or data (field errors)."),
+            401: OpenApiResponse(description="Unknown key, or bad, missing or stale signature."),
+            403: OpenApiResponse(description="Not a partner key."),
+            404: OpenApiResponse(description="No such request between us."),
+            409: OpenApiResponse(description="Out of lifecycle, wrong side, or sequence used."),
+            413: OpenApiResponse(description="Body over the limit (1 MB by default)."),
+        },
+        parameters=None,
+    )
+    def post(self, request):
+        partner = partner_of(request)
+        limit = settings.FEDERATION["MAX_BODY_BYTES"]
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise PayloadTooLarge()
+        raw = request._request.body
+        if len(raw) > limit:
+            raise PayloadTooLarge()
+        headers = {
+            name: request.headers.get(name, "")
+            for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+        }
+        try:
+            signing.verify(
+                secrets_=[partner.signing_secret, partner.signing_secret_previous],
+                body=raw,
+                headers=headers,
+            )
+        except signing.SignatureError as exc:
+            raise exceptions.AuthenticationFailed(f"Signature refused: {exc}.") from exc
+        try:
+            payload = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
+        envelope = EnvelopeSerializer(data=payload)
+        envelope.is_valid(raise_exception=True)
+        values = envelope.validated_data
+        if str(values["id"]) != headers["webhook-id"]:
+            raise exceptions.ValidationError({"id": ["It must equal the webhook-id header."]})
+        idempotency_key = request.headers.get("Idempotency-Key")
+        if idempotency_key and idempotency_key != headers["webhook-id"]:
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": ["It must equal the webhook-id header."]}
+            )
+        envelope_values = {**payload, "id": str(values["id"])}
+        envelope_values["request_id"] = str(values["request_id"])
+        try:
+            receipt = mutual_aid.message_receive(partner=partner, envelope=envelope_values)
+        except mutual_aid.MessageRefused as refused:
+            raise MessageRefusedError(refused) from refused
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError({"data": exc.messages}) from exc
+        except IntegrityError:
+            # Two copies of one message raced: the loser asks again and gets the first answer.
+            receipt = mutual_aid.message_receive(partner=partner, envelope=envelope_values)
+        return Response(receipt.body, status=receipt.status)

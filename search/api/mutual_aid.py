@@ -1,0 +1,220 @@
+"""Mutual-aid requests: coordinators ask and answer; a partner reads only what is between us."""
+
+import django_filters
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework_gis.fields import GeometryField
+
+from accounts.models import Partner, Role
+from accounts.selectors import organisation_tree_ids
+from search import permissions
+from search.api.federation import PartnerKeyAuthentication, partner_of
+from search.choices import AidDirection, AidStatus
+from search.models import MutualAidRequest
+from search.selectors import cases_visible_to
+from search.services import mutual_aid
+from search.services.timeline import Origin
+
+AID_DESK_ROLES = {Role.COORDINATOR, Role.SUPERVISOR}
+
+
+def api_origin(request) -> Origin:
+    from search.api.views import api_origin as origin
+
+    return origin(request)
+
+
+class MutualAidPermission(BasePermission):
+    """Partners read; coordinators and supervisors read; coordinators act."""
+
+    def has_permission(self, request, view):
+        if partner_of(request) is not None:
+            return view.action in ("list", "retrieve")
+        if view.action in ("list", "retrieve"):
+            return permissions.has_any_role(request.user, AID_DESK_ROLES)
+        return permissions.can_close_case(request.user)
+
+
+class MutualAidFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=AidStatus.choices)
+    direction = django_filters.ChoiceFilter(choices=AidDirection.choices)
+    partner = django_filters.CharFilter(field_name="partner__organisation__code")
+    open = django_filters.BooleanFilter(method="filter_open", label="open")
+
+    class Meta:
+        model = MutualAidRequest
+        fields = ["status", "direction", "partner", "open"]
+
+    def filter_open(self, queryset, name, value):
+        return queryset.open() if value else queryset.exclude(pk__in=queryset.open())
+
+
+class MutualAidSerializer(serializers.ModelSerializer):
+    request_id = serializers.UUIDField(source="uid", read_only=True)
+    partner = serializers.CharField(source="partner.organisation.code", read_only=True)
+    area = GeometryField(read_only=True)
+    case_reference = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MutualAidRequest
+        fields = [
+            "id",
+            "request_id",
+            "direction",
+            "partner",
+            "status",
+            "reason",
+            "decline_reason",
+            "summary",
+            "area",
+            "contact",
+            "case_reference",
+            "created_at",
+            "status_changed_at",
+            "last_message_at",
+            "last_message_type",
+        ]
+        read_only_fields = fields
+
+    def get_case_reference(self, obj) -> str | None:
+        # A partner sees the requests, not our case records.
+        if self.context.get("partner") is not None or obj.case_id is None:
+            return None
+        return obj.case.reference
+
+
+class AidCreateSerializer(serializers.Serializer):
+    case = serializers.IntegerField(help_text="Id of the case that needs help.")
+    partner = serializers.CharField(help_text="Partner organisation code.")
+    reason = serializers.CharField(max_length=2000)
+
+    def validate_case(self, value):
+        case = cases_visible_to(self.context["request"].user).filter(pk=value).first()
+        if case is None:
+            raise serializers.ValidationError("No such case you may see.")
+        return case
+
+    def validate_partner(self, value):
+        partner = Partner.objects.filter(organisation__code=value).first()
+        if partner is None:
+            raise serializers.ValidationError("No partner with this code.")
+        return partner
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class NoteSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=2000)
+
+
+class AcceptSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class MutualAidViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Requests for aid, both ways. Writes go through the mutual-aid service."""
+
+    authentication_classes = [
+        TokenAuthentication,
+        PartnerKeyAuthentication,
+        SessionAuthentication,
+    ]
+    permission_classes = [MutualAidPermission]
+    serializer_class = MutualAidSerializer
+    filterset_class = MutualAidFilter
+    lookup_field = "uid"
+    lookup_url_kwarg = "request_id"
+    lookup_value_regex = "[0-9a-f-]{36}"
+
+    def get_queryset(self):
+        base = MutualAidRequest.objects.select_related("partner__organisation", "case").order_by(
+            "-created_at", "-pk"
+        )
+        partner = partner_of(self.request)
+        if partner is not None:
+            return base.filter(pk__in=mutual_aid.requests_visible_to_partner(partner))
+        if getattr(self, "swagger_fake_view", False) or not self.request.user.is_authenticated:
+            return base.none()
+        scope = organisation_tree_ids(self.request.user.organisation)
+        return base.filter(
+            Q(case__organisation_id__in=scope)
+            | Q(case__isnull=True, direction=AidDirection.INBOUND)
+        )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "partner": partner_of(self.request)}
+
+    def _answer(self, request_obj, code=status.HTTP_200_OK):
+        request_obj.refresh_from_db()
+        return Response(
+            MutualAidSerializer(request_obj, context=self.get_serializer_context()).data,
+            status=code,
+        )
+
+    @extend_schema(request=AidCreateSerializer, responses={201: MutualAidSerializer})
+    def create(self, request):
+        """Ask a partner city for help with a case."""
+        form = AidCreateSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        created = mutual_aid.aid_request_send(
+            origin=api_origin(request),
+            case=form.validated_data["case"],
+            partner=form.validated_data["partner"],
+            reason=form.validated_data["reason"],
+        )
+        return self._answer(created, status.HTTP_201_CREATED)
+
+    @extend_schema(request=AcceptSerializer, responses={200: MutualAidSerializer})
+    @action(detail=True, methods=["post"])
+    def accept(self, request, request_id=None):
+        """Take on a partner's request: an assisting case is opened and dispatched."""
+        form = AcceptSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        done = mutual_aid.aid_accept(
+            origin=api_origin(request), request=self.get_object(), note=form.validated_data["note"]
+        )
+        return self._answer(done)
+
+    @extend_schema(request=ReasonSerializer, responses={200: MutualAidSerializer})
+    @action(detail=True, methods=["post"])
+    def decline(self, request, request_id=None):
+        """Say no to a partner's request, with the reason."""
+        form = ReasonSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        done = mutual_aid.aid_decline(
+            origin=api_origin(request),
+            request=self.get_object(),
+            reason=form.validated_data["reason"],
+        )
+        return self._answer(done)
+
+    @extend_schema(request=ReasonSerializer, responses={200: MutualAidSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, request_id=None):
+        """Withdraw a request we sent."""
+        form = ReasonSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        done = mutual_aid.aid_cancel(
+            origin=api_origin(request),
+            request=self.get_object(),
+            reason=form.validated_data["reason"],
+        )
+        return self._answer(done)
+
+    @extend_schema(request=NoteSerializer, responses={200: MutualAidSerializer})
+    @action(detail=True, methods=["post"])
+    def note(self, request, request_id=None):
+        """Send a note to the partner on an open request."""
+        form = NoteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        done = mutual_aid.aid_note(
+            origin=api_origin(request), request=self.get_object(), text=form.validated_data["text"]
+        )
+        return self._answer(done)

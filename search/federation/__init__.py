@@ -1,0 +1,1 @@
+"""Talking to partner cities: message signing and the HTTP client."""
