@@ -247,6 +247,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PriorityEnum": "search.choices.Priority",
+        "AidMessageTypeEnum": "search.choices.AidMessageType",
+    },
 }
 
 # Mutual aid between cities (search/federation). Delivery retries back off exponentially with

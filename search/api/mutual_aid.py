@@ -8,12 +8,12 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
-from rest_framework_gis.fields import GeometryField
 
 from accounts.models import Partner, Role
 from accounts.selectors import organisation_tree_ids
 from search import permissions
 from search.api.federation import PartnerKeyAuthentication, partner_of
+from search.api.serializers import AnyGeometryField
 from search.choices import AidDirection, AidStatus
 from search.models import MutualAidRequest
 from search.selectors import cases_visible_to
@@ -57,7 +57,7 @@ class MutualAidFilter(django_filters.FilterSet):
 class MutualAidSerializer(serializers.ModelSerializer):
     request_id = serializers.UUIDField(source="uid", read_only=True)
     partner = serializers.CharField(source="partner.organisation.code", read_only=True)
-    area = GeometryField(read_only=True)
+    area = AnyGeometryField(read_only=True)
     case_reference = serializers.SerializerMethodField()
 
     class Meta:

@@ -9,4 +9,8 @@ class CaseDeskPermission(BasePermission):
     def has_permission(self, request, view):
         if view.action == "create":
             return permissions.can_file_cases(request.user)
+        if view.action == "partial_update":
+            return permissions.can_edit_case(request.user)
+        if view.action == "close":
+            return permissions.can_close_case(request.user)
         return permissions.can_read_cases(request.user)

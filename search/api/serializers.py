@@ -2,17 +2,50 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from search import permissions
-from search.choices import LocationSource
-from search.models import Case, SearchArea, Sector, Task
+from search.choices import LocationSource, Outcome
+from search.models import Case, CaseEvent, SearchArea, Sector, Sighting, Task
 from search.selectors import point_in_any_jurisdiction
 from search.services.intake import check_timing
 from search.services.triage import reason_text
 from search.validators import normalise_phone
+
+GEOJSON_POINT = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "enum": ["Point"]},
+        "coordinates": {
+            "type": "array",
+            "items": {"type": "number"},
+            "minItems": 2,
+            "maxItems": 3,
+            "description": "[longitude, latitude] in WGS-84",
+        },
+    },
+    "required": ["type", "coordinates"],
+}
+GEOJSON_GEOMETRY = {
+    "type": "object",
+    "description": "GeoJSON geometry in WGS-84",
+    "properties": {"type": {"type": "string"}, "coordinates": {"type": "array", "items": {}}},
+    "required": ["type", "coordinates"],
+}
+
+
+@extend_schema_field(GEOJSON_POINT)
+class PointField(GeometryField):
+    """A GeoJSON Point (documented as such in the schema)."""
+
+
+@extend_schema_field(GEOJSON_GEOMETRY)
+class AnyGeometryField(GeometryField):
+    """A GeoJSON geometry (documented as such in the schema)."""
+
 
 INTAKE_API_FIELDS = [
     "subject_name",
@@ -42,7 +75,7 @@ INTAKE_API_FIELDS = [
 
 
 class CaseCreateSerializer(serializers.ModelSerializer):
-    last_seen_location = GeometryField(
+    last_seen_location = PointField(
         help_text='GeoJSON Point in WGS-84: {"type": "Point", "coordinates": [lon, lat]}'
     )
     confirm_outside_jurisdiction = serializers.BooleanField(required=False, default=False)
@@ -105,7 +138,7 @@ class CaseSerializer(serializers.ModelSerializer):
     """A case as the API shows it; sensitive parts only to the roles that need them."""
 
     organisation = serializers.CharField(source="organisation.code")
-    last_seen_location = GeometryField(source="last_seen_point")
+    last_seen_location = PointField(source="last_seen_point")
     priority_reasons = serializers.SerializerMethodField()
     photo_url = serializers.SerializerMethodField()
 
@@ -185,7 +218,7 @@ class TaskSerializer(serializers.ModelSerializer):
 class SearchAreaSerializer(GeoFeatureModelSerializer):
     """One area version as a GeoJSON Feature (boundary of the outer ring)."""
 
-    centre = GeometryField()
+    centre = PointField()
 
     class Meta:
         model = SearchArea
@@ -223,4 +256,68 @@ class SectorSerializer(GeoFeatureModelSerializer):
             "partner",
             "required_capability",
         ]
+        read_only_fields = fields
+
+
+CASE_UPDATE_FIELDS = [
+    "subject_name",
+    "sex",
+    "height_cm",
+    "build",
+    "hair",
+    "clothing",
+    "distinguishing_marks",
+    "languages",
+    "medical_needs",
+    "medication",
+    "field_notes",
+    "last_seen_place",
+    "circumstances",
+]
+
+
+class CaseUpdateSerializer(serializers.ModelSerializer):
+    """What the API may change on a case; the place and time of last sighting stay with the
+    web form, where the map and the geocoder help get them right."""
+
+    class Meta:
+        model = Case
+        fields = CASE_UPDATE_FIELDS
+        extra_kwargs = {name: {"required": False} for name in CASE_UPDATE_FIELDS}
+
+
+class CloseSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=[c for c in Outcome.choices if c[0] != "withdrawn"])
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class SightingSerializer(serializers.ModelSerializer):
+    point = PointField()
+    unit = serializers.CharField(source="unit.name", default=None)
+
+    class Meta:
+        model = Sighting
+        fields = [
+            "id",
+            "kind",
+            "point",
+            "seen_at",
+            "description",
+            "source",
+            "confidence",
+            "unit",
+            "condition",
+            "with_whom",
+            "created_at",
+            "confirmed_at",
+        ]
+        read_only_fields = fields
+
+
+class CaseEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None)
+
+    class Meta:
+        model = CaseEvent
+        fields = ["seq", "kind", "actor", "source", "created_at", "data", "prev_hash", "hash"]
         read_only_fields = fields
