@@ -59,6 +59,7 @@ class MutualAidSerializer(serializers.ModelSerializer):
     partner = serializers.CharField(source="partner.organisation.code", read_only=True)
     area = AnyGeometryField(read_only=True)
     case_reference = serializers.SerializerMethodField()
+    case_id = serializers.SerializerMethodField()
 
     class Meta:
         model = MutualAidRequest
@@ -73,6 +74,7 @@ class MutualAidSerializer(serializers.ModelSerializer):
             "summary",
             "area",
             "contact",
+            "case_id",
             "case_reference",
             "created_at",
             "status_changed_at",
@@ -80,6 +82,11 @@ class MutualAidSerializer(serializers.ModelSerializer):
             "last_message_type",
         ]
         read_only_fields = fields
+
+    def get_case_id(self, obj) -> int | None:
+        if self.context.get("partner") is not None:
+            return None
+        return obj.case_id
 
     def get_case_reference(self, obj) -> str | None:
         # A partner sees the requests, not our case records.

@@ -126,7 +126,7 @@ def area_for_partner(*, case: Case, partner: Partner) -> MultiPolygon | None:
         return None
     from django.contrib.gis.geos import GEOSGeometry
 
-    geometry = GEOSGeometry(bytes(row[0]))
+    geometry = GEOSGeometry(memoryview(bytes(row[0])))
     geometry.srid = SRID
     if geometry.empty:
         return None
@@ -430,7 +430,9 @@ def aid_accept(*, origin: Origin, request: MutualAidRequest, note: str = "") -> 
         location_source=LocationSource.PARTNER,
         priority=summary.get("priority", 2),
         computed_priority=summary.get("priority", 2),
-        priority_reasons=[f"Mutual aid for {request.partner} ({summary['reference']})"],
+        priority_reasons=[
+            {"code": "mutual_aid", "value": f"{request.partner} ({summary['reference']})"}
+        ],
         circumstances=request.reason,
         created_by=origin.actor,
     )

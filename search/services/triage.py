@@ -36,6 +36,7 @@ CRITICAL_AT_MOST = 9
 HIGH_AT_MOST = 13
 
 REASON_TEXT = {
+    "mutual_aid": _("Priority given by %(label)s, the city that asked for aid"),
     "category": _("Category %(label)s: rated %(rating)s"),
     "age": _("Age %(age)s: rated %(rating)s"),
     "medical": _("Medical needs or medication: rated %(rating)s"),
