@@ -16,5 +16,6 @@ def beacon(request):
             "file": signed_in and permissions.can_file_cases(user),
             "crisis": signed_in and permissions.can_work_crisis_desk(user),
             "field": signed_in and permissions.has_any_role(user, {"field"}),
+            "aid": signed_in and permissions.has_any_role(user, {"coordinator", "supervisor"}),
         },
     }

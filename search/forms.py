@@ -276,3 +276,46 @@ class CrisisContactForm(forms.Form):
     note = forms.CharField(
         label=_("Note"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class AidAskForm(forms.Form):
+    partner = forms.ModelChoiceField(
+        label=_("Partner city"),
+        queryset=None,
+        empty_label=None,
+    )
+    reason = forms.CharField(
+        label=_("Why you ask"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("The partner sees this, the case summary it may receive, and your contact."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from accounts.models import Partner
+
+        self.fields["partner"].queryset = Partner.objects.filter(is_active=True).select_related(
+            "organisation"
+        )
+
+
+class AidReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class AidNoteForm(forms.Form):
+    text = forms.CharField(
+        label=_("Note"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class AidAcceptForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note to the partner"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

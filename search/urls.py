@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search.views import cases, planning
+from search.views import cases, mutual_aid, planning
 from search.views import field as field_views
 
 urlpatterns = [
@@ -37,4 +37,13 @@ urlpatterns += [
     path("field/actions/", field_views.field_action, name="field_action"),
     path("field/tasks/<int:task_id>/", field_views.field_task, name="field_task"),
     path("field/tasks/<int:task_id>/photo/", field_views.field_task_photo, name="field_photo"),
+]
+
+urlpatterns += [
+    path("aid/", mutual_aid.aid_board, name="aid_board"),
+    path("cases/<int:pk>/aid/", mutual_aid.aid_ask, name="aid_ask"),
+    path("aid/<uuid:uid>/accept/", mutual_aid.aid_accept, name="aid_accept"),
+    path("aid/<uuid:uid>/decline/", mutual_aid.aid_decline, name="aid_decline"),
+    path("aid/<uuid:uid>/cancel/", mutual_aid.aid_cancel, name="aid_cancel"),
+    path("aid/<uuid:uid>/note/", mutual_aid.aid_note, name="aid_note"),
 ]

@@ -14,6 +14,7 @@ from search import permissions
 from search.choices import EventSource
 from search.filters import CaseFilter
 from search.forms import (
+    AidAskForm,
     CaseEditForm,
     CaseForm,
     CloseForm,
@@ -136,6 +137,11 @@ def _detail_context(request, case: Case, revealed: set[str]) -> dict:
         "withdraw_form": WithdrawForm(),
         "close_form": CloseForm(),
         "contact_form": CrisisContactForm(),
+        "aid_requests": case.aid_requests.select_related("partner__organisation").order_by(
+            "-created_at"
+        ),
+        "can_ask_aid": case.is_open and permissions.can_close_case(user),
+        "aid_form": AidAskForm(),
     }
 
 

@@ -1,0 +1,177 @@
+"""Mutual-aid pages: the board of requests both ways, and the actions on them."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.selectors import organisation_tree_ids
+from search import permissions
+from search.choices import AID_OPEN_STATUSES, AidDirection, AidStatus
+from search.forms import AidAcceptForm, AidAskForm, AidNoteForm, AidReasonForm
+from search.models import MutualAidRequest
+from search.services import mutual_aid
+from search.views.cases import origin_of, require, visible_case
+
+BOARD_ROLES = {"coordinator", "supervisor"}
+RECENTLY_ENDED_SHOWN = 20
+
+
+def can_see_board(user) -> bool:
+    return permissions.has_any_role(user, BOARD_ROLES)
+
+
+def requests_for(user):
+    """Return the requests this user's desk deals with: its cases', and new inbound ones."""
+    scope = organisation_tree_ids(user.organisation)
+    return MutualAidRequest.objects.filter(
+        Q(case__organisation_id__in=scope) | Q(case__isnull=True, direction=AidDirection.INBOUND)
+    ).select_related("partner__organisation", "case")
+
+
+def _row(request: MutualAidRequest, now) -> dict:
+    waiting_for_answer = request.status in (AidStatus.SENT, AidStatus.ACKNOWLEDGED)
+    overdue = waiting_for_answer and request.status_changed_at < now - timedelta(
+        minutes=settings.FEDERATION["ESCALATE_AFTER_MINUTES"]
+    )
+    undelivered = request.outbox_messages.filter(delivered_at__isnull=True).count()
+    return {
+        "request": request,
+        "age": now - request.created_at,
+        "overdue": overdue,
+        "undelivered": undelivered,
+        "needs_answer": request.direction == AidDirection.INBOUND and waiting_for_answer,
+    }
+
+
+@login_required
+def aid_board(request):
+    """Every open request with partner, status, age, last message and what is overdue."""
+    require(can_see_board(request.user))
+    now = timezone.now()
+    mine = requests_for(request.user)
+    open_rows = [
+        _row(r, now) for r in mine.filter(status__in=AID_OPEN_STATUSES).order_by("created_at")
+    ]
+    ended = mine.exclude(status__in=AID_OPEN_STATUSES).order_by("-status_changed_at")[
+        :RECENTLY_ENDED_SHOWN
+    ]
+    return render(
+        request,
+        "search/aid_board.html",
+        {
+            "rows": open_rows,
+            "ended": ended,
+            "overdue_count": sum(1 for r in open_rows if r["overdue"]),
+            "can_act": permissions.can_close_case(request.user),
+            "accept_form": AidAcceptForm(),
+            "reason_form": AidReasonForm(),
+            "note_form": AidNoteForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def aid_ask(request, pk: int):
+    """Ask a partner city for help with this case (from the case page)."""
+    require(permissions.can_close_case(request.user))
+    case = visible_case(request, pk)
+    form = AidAskForm(request.POST)
+    if form.is_valid():
+        try:
+            mutual_aid.aid_request_send(
+                origin=origin_of(request),
+                case=case,
+                partner=form.cleaned_data["partner"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                _("Request sent to %(partner)s.") % {"partner": form.cleaned_data["partner"]},
+            )
+    else:
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    return redirect("case_detail", pk=case.pk)
+
+
+def _act(request, uid, form_class, call, done: str):
+    require(permissions.can_close_case(request.user))
+    aid = get_object_or_404(requests_for(request.user), uid=uid)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            call(aid, form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, done)
+    else:
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    return redirect("aid_board")
+
+
+@login_required
+@require_POST
+def aid_accept(request, uid):
+    return _act(
+        request,
+        uid,
+        AidAcceptForm,
+        lambda aid, d: mutual_aid.aid_accept(
+            origin=origin_of(request), request=aid, note=d["note"]
+        ),
+        _("Accepted: an assisting case is open and its sectors go to our units."),
+    )
+
+
+@login_required
+@require_POST
+def aid_decline(request, uid):
+    return _act(
+        request,
+        uid,
+        AidReasonForm,
+        lambda aid, d: mutual_aid.aid_decline(
+            origin=origin_of(request), request=aid, reason=d["reason"]
+        ),
+        _("Declined; the partner has been told why."),
+    )
+
+
+@login_required
+@require_POST
+def aid_cancel(request, uid):
+    return _act(
+        request,
+        uid,
+        AidReasonForm,
+        lambda aid, d: mutual_aid.aid_cancel(
+            origin=origin_of(request), request=aid, reason=d["reason"]
+        ),
+        _("Request cancelled; the partner stops its search."),
+    )
+
+
+@login_required
+@require_POST
+def aid_note(request, uid):
+    return _act(
+        request,
+        uid,
+        AidNoteForm,
+        lambda aid, d: mutual_aid.aid_note(origin=origin_of(request), request=aid, text=d["text"]),
+        _("Note sent."),
+    )
