@@ -212,7 +212,7 @@ class AidMessageType(models.TextChoices):
 
 
 # Which side may send which message: the asking city closes, the helping city cannot.
-AID_TYPES_FROM_ORIGIN = frozenset({"request", "closed", "cancelled", "note"})
+AID_TYPES_FROM_ORIGIN = frozenset({"request", "closed", "cancelled", "note", "sighting"})
 AID_TYPES_FROM_HELPER = frozenset(
     {"accepted", "declined", "active", "sighting", "sectors_searched", "found", "note"}
 )

@@ -208,9 +208,9 @@ def sighting_record(
     if origin.source != EventSource.PARTNER:
         from search.services import mutual_aid
 
-        mutual_aid.assisting_forward(
-            case_id=case.pk,
-            type_="sighting",
+        mutual_aid.sighting_shared(
+            case=case,
+            point=point,
             data={
                 "kind": kind,
                 "point": {"type": "Point", "coordinates": [point.x, point.y]},

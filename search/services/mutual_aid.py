@@ -548,6 +548,41 @@ def assisting_forward(*, case_id: int, type_: str, data: dict) -> int:
     return len(requests_)
 
 
+def sighting_shared(*, case: Case, point, data: dict) -> int:
+    """Share a sighting both ways: with the city we help, or with the partners helping us.
+
+    A sighting inside a partner's region that is not yet helping is proposed to the coordinator.
+    """
+    sent = assisting_forward(case_id=case.pk, type_=AidMessageType.SIGHTING, data=data)
+    helpers = list(
+        MutualAidRequest.objects.select_for_update(of=("self",))
+        .filter(case=case, direction=AidDirection.OUTBOUND, status__in=list(WORKING_STATUSES))
+        .select_related("partner__organisation", "case__organisation")
+    )
+    for request in helpers:
+        _outbox_write(request=request, type_=AidMessageType.SIGHTING, data=data)
+    if not sent:
+        _propose_for_point(case=case, point=point)
+    return sent + len(helpers)
+
+
+def _propose_for_point(*, case: Case, point) -> None:
+    from search.services.dispatch import alert_raise
+
+    asked = case.aid_requests.filter(direction=AidDirection.OUTBOUND).exclude(
+        status=AidStatus.CANCELLED
+    )
+    for partner in Partner.objects.filter(is_active=True, region__contains=point).exclude(
+        pk__in=asked.values("partner_id")
+    ):
+        alert_raise(
+            case=case,
+            kind=AlertKind.AID_PROPOSED,
+            message=f"A sighting lies in {partner}'s region [{partner.organisation.code}]: "
+            "ask for mutual aid from the case page.",
+        )
+
+
 def origin_case_ended(*, case: Case, outcome: str, note: str = "") -> None:
     """Tell every partner we asked that our case closed: helpers complete, the rest stop."""
     for request in (
@@ -706,11 +741,11 @@ def _apply(*, request: MutualAidRequest, partner: Partner, envelope: dict) -> Re
             },
             "lifecycle",
         )
-    if (
-        message_type
-        in {AidMessageType.SIGHTING, AidMessageType.SECTORS_SEARCHED, AidMessageType.FOUND}
-        and request.status not in WORKING_STATUSES
-    ):
+    if message_type in {
+        AidMessageType.SIGHTING,
+        AidMessageType.SECTORS_SEARCHED,
+        AidMessageType.FOUND,
+    } and (request.status not in WORKING_STATUSES or request.case_id is None):
         raise MessageRefused(
             409,
             {"type": [_("Reports come only on a request that was accepted and is open.")]},

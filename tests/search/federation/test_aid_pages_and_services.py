@@ -228,3 +228,73 @@ def test_the_assisting_city_forwards_its_units_reports(client, fed):
     assert types == ["accepted", "sighting"]
     sent = OutboxMessage.objects.get(request=request, type="sighting").body
     assert sent["sequence"] == 2 and sent["data"]["description"] == "a dropped scarf"
+
+
+def test_our_sightings_go_to_the_partners_helping_us_and_one_over_the_line_is_proposed(client, fed):
+    from django.contrib.gis.geos import Point
+
+    from search.services import field
+
+    case = open_case(fed.world)
+    # Over the line, nobody asked yet: the coordinator is told to ask.
+    field.sighting_record(
+        origin=Origin(actor=fed.coordinator),
+        case=case,
+        kind="sighting",
+        point=Point(117.3, 34.6, srid=4326),
+        seen_at=timezone.now(),
+    )
+    proposal = Alert.objects.get(case=case, kind=AlertKind.AID_PROPOSED)
+    assert "PB" in proposal.message
+    request = mutual_aid.aid_request_send(
+        origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="r"
+    )
+    signed(
+        client,
+        envelope("accepted", {}, request_id=request.uid, sequence=1),
+        key=fed.key,
+        secrets=[fed.secret],
+    )
+    field.sighting_record(
+        origin=Origin(actor=fed.coordinator),
+        case=case,
+        kind="clue",
+        point=Point(117.3, 34.61, srid=4326),
+        seen_at=timezone.now(),
+        description="shoe",
+    )
+    sent = OutboxMessage.objects.filter(request=request).order_by("seq").last()
+    assert sent.type == "sighting" and sent.body["data"]["description"] == "shoe"
+
+
+def test_the_helping_city_records_the_origins_sightings_on_its_assisting_case(client, fed):
+    signed(client, envelope("request", request_data()), key=fed.key, secrets=[fed.secret])
+    request = MutualAidRequest.objects.get()
+    sighting = {
+        "kind": "sighting",
+        "point": {"type": "Point", "coordinates": [117.3, 34.44]},
+        "seen_at": timezone.now().isoformat(),
+        "description": "seen at the bus stop",
+    }
+    early = signed(
+        client,
+        envelope("sighting", sighting, request_id=request.uid, sequence=2),
+        key=fed.key,
+        secrets=[fed.secret],
+    )
+    assert early.status_code == 409  # not accepted yet: nowhere to record it
+    mutual_aid.aid_accept(origin=Origin(actor=fed.coordinator), request=request)
+    request.refresh_from_db()
+    response = signed(
+        client,
+        envelope("sighting", sighting, request_id=request.uid, sequence=2),
+        key=fed.key,
+        secrets=[fed.secret],
+    )
+    assert response.status_code == 200, response.content
+    assisting = Case.objects.get(pk=request.case_id)
+    assert assisting.sightings.get().description == "seen at the bus stop"
+    # Not echoed back to the city it came from.
+    assert list(OutboxMessage.objects.filter(request=request).values_list("type", flat=True)) == [
+        "accepted"
+    ]
