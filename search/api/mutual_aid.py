@@ -178,50 +178,37 @@ class MutualAidViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         )
         return self._answer(created, status.HTTP_201_CREATED)
 
+    def _run(self, request, form_class, service, field: str):
+        """Check the body, call one mutual-aid service with its one value, answer the request."""
+        form = form_class(data=request.data)
+        form.is_valid(raise_exception=True)
+        done = service(
+            origin=api_origin(request),
+            request=self.get_object(),
+            **{field: form.validated_data[field]},
+        )
+        return self._answer(done)
+
     @extend_schema(request=AcceptSerializer, responses={200: MutualAidSerializer})
     @action(detail=True, methods=["post"])
     def accept(self, request, request_id=None):
         """Take on a partner's request: an assisting case is opened and dispatched."""
-        form = AcceptSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        done = mutual_aid.aid_accept(
-            origin=api_origin(request), request=self.get_object(), note=form.validated_data["note"]
-        )
-        return self._answer(done)
+        return self._run(request, AcceptSerializer, mutual_aid.aid_accept, "note")
 
     @extend_schema(request=ReasonSerializer, responses={200: MutualAidSerializer})
     @action(detail=True, methods=["post"])
     def decline(self, request, request_id=None):
         """Say no to a partner's request, with the reason."""
-        form = ReasonSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        done = mutual_aid.aid_decline(
-            origin=api_origin(request),
-            request=self.get_object(),
-            reason=form.validated_data["reason"],
-        )
-        return self._answer(done)
+        return self._run(request, ReasonSerializer, mutual_aid.aid_decline, "reason")
 
     @extend_schema(request=ReasonSerializer, responses={200: MutualAidSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, request_id=None):
         """Withdraw a request we sent."""
-        form = ReasonSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        done = mutual_aid.aid_cancel(
-            origin=api_origin(request),
-            request=self.get_object(),
-            reason=form.validated_data["reason"],
-        )
-        return self._answer(done)
+        return self._run(request, ReasonSerializer, mutual_aid.aid_cancel, "reason")
 
     @extend_schema(request=NoteSerializer, responses={200: MutualAidSerializer})
     @action(detail=True, methods=["post"])
     def note(self, request, request_id=None):
         """Send a note to the partner on an open request."""
-        form = NoteSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        done = mutual_aid.aid_note(
-            origin=api_origin(request), request=self.get_object(), text=form.validated_data["text"]
-        )
-        return self._answer(done)
+        return self._run(request, NoteSerializer, mutual_aid.aid_note, "text")
