@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import organisation_tree_ids
 from search import permissions
-from search.choices import AID_OPEN_STATUSES, AidDirection, AidStatus
+from search.choices import AID_OPEN_STATUSES, AidDirection, AidStatus, SubjectCategory
 from search.forms import AidAcceptForm, AidAskForm, AidNoteForm, AidReasonForm
 from search.models import MutualAidRequest
 from search.services import mutual_aid
@@ -42,8 +42,13 @@ def _row(request: MutualAidRequest, now) -> dict:
         minutes=settings.FEDERATION["ESCALATE_AFTER_MINUTES"]
     )
     undelivered = request.outbox_messages.filter(delivered_at__isnull=True).count()
+    category = (request.summary or {}).get("category")
     return {
         "request": request,
+        # The partner sends the category's code; show our label for it, or the code if unknown.
+        "their_category": SubjectCategory(category).label
+        if category in SubjectCategory.values
+        else category,
         "age": now - request.created_at,
         "overdue": overdue,
         "undelivered": undelivered,
