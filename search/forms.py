@@ -12,7 +12,7 @@ from search.choices import (
     Priority,
 )
 from search.geo import GeocodingError, geocode, make_point
-from search.models import Case
+from search.models import APPEARANCE_FIELDS, CARE_FIELDS, Case
 from search.photos import clean_photo
 from search.selectors import point_in_any_jurisdiction
 from search.services.intake import check_timing
@@ -69,18 +69,10 @@ class CaseForm(forms.ModelForm):
             "sex",
             "date_of_birth",
             "estimated_age",
-            "height_cm",
-            "build",
-            "hair",
-            "clothing",
-            "distinguishing_marks",
-            "languages",
+            *APPEARANCE_FIELDS,
             "photo",
             "category",
-            "medical_needs",
-            "medication",
-            "self_harm_risk",
-            "field_notes",
+            *CARE_FIELDS,
             "weather_exposure",
             "last_seen_at",
             "circumstances",
@@ -110,12 +102,7 @@ class CaseForm(forms.ModelForm):
                 "sex",
                 "date_of_birth",
                 "estimated_age",
-                "height_cm",
-                "build",
-                "hair",
-                "clothing",
-                "distinguishing_marks",
-                "languages",
+                *APPEARANCE_FIELDS,
                 "photo",
             ),
         ),

@@ -9,7 +9,16 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from search import permissions
 from search.choices import LocationSource, Outcome
-from search.models import Case, CaseEvent, SearchArea, Sector, Sighting, Task
+from search.models import (
+    APPEARANCE_FIELDS,
+    CARE_FIELDS,
+    Case,
+    CaseEvent,
+    SearchArea,
+    Sector,
+    Sighting,
+    Task,
+)
 from search.selectors import point_in_any_jurisdiction
 from search.services.intake import check_timing
 from search.services.triage import reason_text
@@ -52,17 +61,9 @@ INTAKE_API_FIELDS = [
     "sex",
     "date_of_birth",
     "estimated_age",
-    "height_cm",
-    "build",
-    "hair",
-    "clothing",
-    "distinguishing_marks",
-    "languages",
+    *APPEARANCE_FIELDS,
     "category",
-    "medical_needs",
-    "medication",
-    "self_harm_risk",
-    "field_notes",
+    *CARE_FIELDS,
     "weather_exposure",
     "last_seen_at",
     "last_seen_place",
@@ -262,12 +263,7 @@ class SectorSerializer(GeoFeatureModelSerializer):
 CASE_UPDATE_FIELDS = [
     "subject_name",
     "sex",
-    "height_cm",
-    "build",
-    "hair",
-    "clothing",
-    "distinguishing_marks",
-    "languages",
+    *APPEARANCE_FIELDS,
     "medical_needs",
     "medication",
     "field_notes",

@@ -1,11 +1,20 @@
 from .areas import SearchArea, Sector, SubjectProfile
-from .cases import Case, CaseReferenceCounter, CrisisContact, Sighting
+from .cases import (
+    APPEARANCE_FIELDS,
+    CARE_FIELDS,
+    Case,
+    CaseReferenceCounter,
+    CrisisContact,
+    Sighting,
+)
 from .mutual_aid import InboxMessage, MutualAidRequest, OutboxMessage
 from .ops import HealthPing
 from .tasks import Alert, FieldAction, Task
 from .timeline import CaseEvent
 
 __all__ = [
+    "APPEARANCE_FIELDS",
+    "CARE_FIELDS",
     "Alert",
     "Case",
     "CaseEvent",

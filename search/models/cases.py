@@ -28,6 +28,12 @@ from search.geo import SRID
 
 OPEN_STATUSES = (CaseStatus.OPEN, CaseStatus.ACTIVE)
 
+# Groups of the person's fields that intake, the forms, the API and partner summaries all name:
+# one list each, so adding a field to the description reaches every one of them.
+APPEARANCE_FIELDS = ("height_cm", "build", "hair", "clothing", "distinguishing_marks", "languages")
+# Health and crisis detail: seen only by roles that need it, sent to a partner only if allowed.
+CARE_FIELDS = ("medical_needs", "medication", "self_harm_risk", "field_notes")
+
 
 class CaseQuerySet(models.QuerySet):
     def open(self) -> "CaseQuerySet":

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Organisation
 from search import permissions
 from search.choices import EventKind, Priority
-from search.models import Case
+from search.models import APPEARANCE_FIELDS, CARE_FIELDS, Case
 from search.photos import clean_photo
 from search.services.timeline import Origin, event_record
 from search.services.triage import triage
@@ -27,17 +27,9 @@ INTAKE_FIELDS = (
     "sex",
     "date_of_birth",
     "estimated_age",
-    "height_cm",
-    "build",
-    "hair",
-    "clothing",
-    "distinguishing_marks",
-    "languages",
+    *APPEARANCE_FIELDS,
     "category",
-    "medical_needs",
-    "medication",
-    "self_harm_risk",
-    "field_notes",
+    *CARE_FIELDS,
     "weather_exposure",
     "last_seen_at",
     "last_seen_point",

@@ -41,6 +41,8 @@ from search.federation import client
 from search.federation.messages import parse_data
 from search.geo import SRID
 from search.models import (
+    APPEARANCE_FIELDS,
+    CARE_FIELDS,
     Case,
     InboxMessage,
     MutualAidRequest,
@@ -58,20 +60,9 @@ DEFAULT_SHARED_FIELDS = (
     "subject_name",
     "sex",
     "age",
-    "height_cm",
-    "build",
-    "hair",
-    "clothing",
-    "distinguishing_marks",
-    "languages",
+    *APPEARANCE_FIELDS,
 )
-SHAREABLE_FIELDS = (
-    *DEFAULT_SHARED_FIELDS,
-    "medical_needs",
-    "medication",
-    "self_harm_risk",
-    "field_notes",
-)
+SHAREABLE_FIELDS = (*DEFAULT_SHARED_FIELDS, *CARE_FIELDS)
 
 # What may follow what, on both sides. The helping city moves the request to accepted,
 # declined or active; the asking city ends it.
@@ -106,6 +97,14 @@ class MessageRefused(Exception):
 def _require_coordinator(origin: Origin) -> None:
     if not permissions.can_close_case(origin.actor):
         raise PermissionDenied(_("Only coordinators may deal with partner cities."))
+
+
+def _required_text(value: str, field: str, message: str) -> str:
+    """Return the text without surrounding blanks, or refuse it as the field's error."""
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError({field: message}, code="required")
+    return value
 
 
 def area_for_partner(*, case: Case, partner: Partner) -> MultiPolygon | None:
@@ -242,9 +241,7 @@ def aid_request_send(
 def _request_create(
     *, origin: Origin, case: Case, partner: Partner, reason: str, contact: dict
 ) -> MutualAidRequest:
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": _("Say why you ask for help.")}, code="required")
+    reason = _required_text(reason, "reason", _("Say why you ask for help."))
     if not partner.is_active:
         raise ValidationError({"partner": _("This partner is not active.")}, code="inactive")
     if not partner.signing_secret or not partner.outbound_api_key:
@@ -400,21 +397,7 @@ def aid_accept(*, origin: Origin, request: MutualAidRequest, note: str = "") -> 
     now = timezone.now()
     values = {
         key: summary[key]
-        for key in (
-            "sex",
-            "height_cm",
-            "build",
-            "hair",
-            "clothing",
-            "distinguishing_marks",
-            "languages",
-            "medical_needs",
-            "medication",
-            "self_harm_risk",
-            "field_notes",
-            "last_seen_place",
-            "terrain",
-        )
+        for key in ("sex", *APPEARANCE_FIELDS, *CARE_FIELDS, "last_seen_place", "terrain")
         if summary.get(key) not in (None, "")
     }
     case = Case(
@@ -469,9 +452,7 @@ def aid_accept(*, origin: Origin, request: MutualAidRequest, note: str = "") -> 
 def aid_decline(*, origin: Origin, request: MutualAidRequest, reason: str) -> MutualAidRequest:
     """Say no to a partner's request, with the reason they need to look elsewhere."""
     _require_coordinator(origin)
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": _("Say why you decline.")}, code="required")
+    reason = _required_text(reason, "reason", _("Say why you decline."))
     request = _lock(request)
     if request.direction != AidDirection.INBOUND:
         raise ValidationError(_("Only a request from a partner can be declined."))
@@ -492,9 +473,7 @@ def aid_decline(*, origin: Origin, request: MutualAidRequest, reason: str) -> Mu
 def aid_cancel(*, origin: Origin, request: MutualAidRequest, reason: str) -> MutualAidRequest:
     """Withdraw our request: the partner stops and cancels its tasks."""
     _require_coordinator(origin)
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": _("Say why you cancel.")}, code="required")
+    reason = _required_text(reason, "reason", _("Say why you cancel."))
     request = _lock(request)
     if request.direction != AidDirection.OUTBOUND:
         raise ValidationError(_("Only the city that asked can cancel a request."))
@@ -510,9 +489,7 @@ def aid_cancel(*, origin: Origin, request: MutualAidRequest, reason: str) -> Mut
 def aid_note(*, origin: Origin, request: MutualAidRequest, text: str) -> MutualAidRequest:
     """Send a free-text note to the partner on an open request."""
     _require_coordinator(origin)
-    text = text.strip()
-    if not text:
-        raise ValidationError({"text": _("Write the note.")}, code="required")
+    text = _required_text(text, "text", _("Write the note."))
     request = _lock(request)
     if not request.is_open:
         raise ValidationError(_("The request has ended already."), code="state")

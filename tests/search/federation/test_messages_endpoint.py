@@ -129,6 +129,8 @@ OPEN_RING = {
     "type": "Polygon",
     "coordinates": [[[117.29, 34.44], [117.31, 34.44], [117.31, 34.46], [117.29, 34.46]]],
 }
+SUMMARY = request_data()["summary"]
+FAR_POINT = {"type": "Point", "coordinates": [200.0, 34.45]}
 OUT_OF_RANGE = {
     "type": "Polygon",
     "coordinates": [[[190, 34.44], [191, 34.44], [191, 95], [190, 34.44]]],
@@ -143,6 +145,9 @@ OUT_OF_RANGE = {
         (request_data(area=OUT_OF_RANGE), "area"),
         (request_data(area={"type": "Point", "coordinates": [1, 2]}), "area"),
         (request_data(area="not geojson"), "area"),
+        # A foreign coordinate system would put the area somewhere else entirely.
+        (request_data(area={**request_data()["area"], "crs": {"type": "name"}}), "area"),
+        (request_data(summary={**SUMMARY, "last_seen_point": FAR_POINT}), "summary"),
         (request_data(reason=""), "reason"),
         (request_data(summary={**request_data()["summary"], "category": "dragon"}), "summary"),
         (request_data(contact={}), "contact"),
