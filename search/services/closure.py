@@ -44,7 +44,7 @@ def case_withdraw(*, origin: Origin, case: Case, reason: str) -> Case:
         origin=origin,
         data={"old_status": old, "reason": reason},
     )
-    _wind_up(current, outcome=Outcome.WITHDRAWN, note=reason)
+    _wind_up(current, origin=origin, outcome=Outcome.WITHDRAWN, note=reason)
     return current
 
 
@@ -70,12 +70,12 @@ def case_close(*, origin: Origin, case: Case, outcome: str, note: str = "") -> C
         origin=origin,
         data={"old_status": old, "outcome": outcome, "note": current.outcome_note},
     )
-    _wind_up(current, outcome=outcome, note=current.outcome_note)
+    _wind_up(current, origin=origin, outcome=outcome, note=current.outcome_note)
     return current
 
 
-def _wind_up(case: Case, *, outcome: str, note: str) -> None:
-    """Cancel the open tasks and tell every partner we asked for help."""
+def _wind_up(case: Case, *, origin: Origin, outcome: str, note: str) -> None:
+    """Cancel the open tasks; tell the partners we asked, and the one we help, that it ended."""
     from search.models import Task
     from search.services import mutual_aid
     from search.services.dispatch import tasks_cancel
@@ -86,3 +86,4 @@ def _wind_up(case: Case, *, outcome: str, note: str) -> None:
         now=timezone.now(),
     )
     mutual_aid.origin_case_ended(case=case, outcome=outcome, note=note)
+    mutual_aid.assisting_case_ended(origin=origin, case=case, outcome=outcome, note=note)

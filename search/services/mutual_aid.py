@@ -583,6 +583,25 @@ def origin_case_ended(*, case: Case, outcome: str, note: str = "") -> None:
             )
 
 
+def assisting_case_ended(*, origin: Origin, case: Case, outcome: str, note: str = "") -> None:
+    """Tell the city we help that we closed our side of its search and our units stopped.
+
+    Only the asking city ends a request, so ours stays open (and still takes their sightings and
+    their closure) while they decide whether to ask someone else; the note raises an alert there.
+    """
+    for request in (
+        MutualAidRequest.objects.select_for_update(of=("self",))
+        .filter(case=case, direction=AidDirection.INBOUND, status__in=list(WORKING_STATUSES))
+        .select_related("partner__organisation", "case")
+    ):
+        text = (
+            f"{case.organisation.code} closed its assisting case {case.reference} ({outcome}); "
+            f"its units have stopped searching. {note}"
+        ).strip()
+        _outbox_write(request=request, type_=AidMessageType.NOTE, data={"text": text[:2000]})
+        _case_event(request, origin, "note_sent", text=text)
+
+
 # --- Receiving ------------------------------------------------------------------------------------
 
 

@@ -298,3 +298,42 @@ def test_the_helping_city_records_the_origins_sightings_on_its_assisting_case(cl
     assert list(OutboxMessage.objects.filter(request=request).values_list("type", flat=True)) == [
         "accepted"
     ]
+
+
+def test_closing_our_assisting_case_tells_the_city_we_help_and_its_closure_still_lands(client, fed):
+    signed(client, envelope("request", request_data()), key=fed.key, secrets=[fed.secret])
+    request = MutualAidRequest.objects.get()
+    mutual_aid.aid_accept(origin=Origin(actor=fed.coordinator), request=request)
+    request.refresh_from_db()
+    assisting = Case.objects.get(pk=request.case_id)
+    closure.case_close(
+        origin=Origin(actor=fed.coordinator),
+        case=assisting,
+        outcome="returned",
+        note="He came home by bus.",
+    )
+    note = OutboxMessage.objects.get(request=request, type="note")
+    assert note.body["sequence"] == 2
+    text = note.body["data"]["text"]
+    assert assisting.reference in text and "returned" in text and "He came home by bus." in text
+    # Only the asking city ends the request; its later closure is still applied, once.
+    request.refresh_from_db()
+    assert request.status == AidStatus.ACCEPTED
+    closed = envelope(
+        "closed", {"outcome": "found_well", "note": ""}, request_id=request.uid, sequence=2
+    )
+    response = signed(client, closed, key=fed.key, secrets=[fed.secret])
+    assert response.status_code == 200, response.content
+    request.refresh_from_db()
+    assert request.status == AidStatus.COMPLETED
+    assisting.refresh_from_db()
+    assert assisting.outcome == "returned"  # our own record of our side stands
+
+
+def test_closing_a_case_we_asked_about_sends_no_helper_note(fed):
+    case = open_case(fed.world)
+    mutual_aid.aid_request_send(
+        origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="border"
+    )
+    closure.case_close(origin=Origin(actor=fed.coordinator), case=case, outcome="found_well")
+    assert sorted(OutboxMessage.objects.values_list("type", flat=True)) == ["cancelled", "request"]
