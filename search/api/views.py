@@ -2,8 +2,14 @@
 
 import re
 
+from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -23,8 +29,9 @@ from search.api.serializers import (
     TaskSerializer,
 )
 from search.choices import EventSource
-from search.filters import CaseFilter
-from search.models import Case
+from search.filters import CaseEventFilter, CaseFilter, SightingFilter, TaskFilter
+from search.models import Case, CaseEvent, Sighting, Task
+from search.models.tasks import OPEN_TASK_STATUSES
 from search.selectors import cases_visible_to
 from search.services import closure, intake
 from search.services.timeline import Origin
@@ -148,22 +155,6 @@ class CaseViewSet(
         )
         return Response(CaseSerializer(closed, context=self.get_serializer_context()).data)
 
-    @extend_schema(responses=SightingSerializer(many=True))
-    @action(detail=True)
-    def sightings(self, request, pk=None):
-        """Sightings, clues and finds reported on the case (partners' included), newest first."""
-        case = self.get_object()
-        return self._page(
-            case.sightings.select_related("unit").order_by("-seen_at", "-pk"), SightingSerializer
-        )
-
-    @extend_schema(responses=CaseEventSerializer(many=True))
-    @action(detail=True)
-    def timeline(self, request, pk=None):
-        """The case's hash-chained timeline, in order."""
-        case = self.get_object()
-        return self._page(case.events.select_related("actor").order_by("seq"), CaseEventSerializer)
-
     def create(self, request, *args, **kwargs):
         serializer = CaseCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
@@ -172,20 +163,6 @@ class CaseViewSet(
         )
         body = CaseSerializer(case, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": f"{case.pk}/"})
-
-    def _page(self, queryset, serializer_class):
-        page = self.paginate_queryset(queryset)
-        data = serializer_class(page, many=True, context=self.get_serializer_context()).data
-        return self.get_paginated_response(data)
-
-    @action(detail=True)
-    def tasks(self, request, pk=None):
-        """Tasks of the case: sector, unit, status and times, newest offers first."""
-        case = self.get_object()
-        return self._page(
-            case.tasks.select_related("sector", "unit").order_by("-offered_at", "-pk"),
-            TaskSerializer,
-        )
 
     @action(detail=True, url_path="search-areas")
     def search_areas(self, request, pk=None):
@@ -202,15 +179,67 @@ class CaseViewSet(
         return Response(SectorSerializer(sectors, many=True).data)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="case id")]
+    )
+)
+class CaseChildList(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A paginated, filterable list of rows of one case the caller may see (404 for others)."""
+
+    permission_classes = [IsAuthenticated, CaseDeskPermission]
+    filter_backends = [DjangoFilterBackend]
+    model = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.model.objects.none()
+        case = get_object_or_404(cases_visible_to(self.request.user), pk=self.kwargs["id"])
+        return self.rows(case)
+
+    def rows(self, case):
+        raise NotImplementedError
+
+
+class CaseTaskList(CaseChildList):
+    """Tasks of the case: sector, unit, status and times, newest offers first."""
+
+    model = Task
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+
+    def rows(self, case):
+        return case.tasks.select_related("sector", "unit").order_by("-offered_at", "-pk")
+
+
+class CaseSightingList(CaseChildList):
+    """Sightings, clues and finds reported on the case (partners' included), newest first."""
+
+    model = Sighting
+    serializer_class = SightingSerializer
+    filterset_class = SightingFilter
+
+    def rows(self, case):
+        return case.sightings.select_related("unit").order_by("-seen_at", "-pk")
+
+
+class CaseTimelineList(CaseChildList):
+    """The case's hash-chained timeline, in order."""
+
+    model = CaseEvent
+    serializer_class = CaseEventSerializer
+    filterset_class = CaseEventFilter
+
+    def rows(self, case):
+        return case.events.select_related("actor").order_by("seq")
+
+
 class MyTasksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Open tasks of the caller's own units, offers first: what a field phone polls."""
 
     serializer_class = TaskSerializer
 
     def get_queryset(self):
-        from search.models import Task
-        from search.models.tasks import OPEN_TASK_STATUSES
-
         if getattr(self, "swagger_fake_view", False):
             return Task.objects.none()
         return (

@@ -100,3 +100,42 @@ def test_sightings_are_listed_newest_first(world):
     assert body["results"][0]["point"]["type"] == "Point"
     other = UserFactory(roles=["clerk"])  # another organisation
     assert api_for(other).get(f"/api/v1/cases/{case.pk}/sightings/").status_code == 404
+
+
+def test_the_lists_of_a_case_filter_and_refuse_a_bad_filter(world):
+    from search.services.dispatch import dispatch_case
+
+    case = open_case(world)
+    dispatch_case(case_id=case.pk)
+    api = api_for(world.clerk)
+    offered = api.get(f"/api/v1/cases/{case.pk}/tasks/", {"status": "offered"}).json()
+    assert offered["count"] == Task.objects.filter(case=case, status="offered").count() > 0
+    assert api.get(f"/api/v1/cases/{case.pk}/tasks/", {"status": "done"}).json()["count"] == 0
+    bad = api.get(f"/api/v1/cases/{case.pk}/tasks/", {"status": "dreaming"})
+    assert bad.status_code == 400 and "status" in bad.json()
+
+    for kind, minutes in (("clue", 30), ("sighting", 10)):
+        field.sighting_record(
+            origin=Origin(actor=world.clerk),
+            case=case,
+            kind=kind,
+            point=Point(117.301, 34.251, srid=4326),
+            seen_at=timezone.now() - timezone.timedelta(minutes=minutes),
+            description=f"{kind} {minutes} min ago",
+        )
+    url = f"/api/v1/cases/{case.pk}/sightings/"
+    clues = api.get(url, {"kind": "clue"}).json()["results"]
+    assert [s["description"] for s in clues] == ["clue 30 min ago"]
+    since = (timezone.now() - timezone.timedelta(minutes=20)).isoformat()
+    recent = api.get(url, {"seen_after": since}).json()["results"]
+    assert [s["description"] for s in recent] == ["sighting 10 min ago"]
+    assert api.get(url, {"seen_after": "yesterday"}).status_code == 400
+
+    timeline = f"/api/v1/cases/{case.pk}/timeline/"
+    events = api.get(timeline).json()["results"]
+    newer = api.get(timeline, {"after_seq": events[0]["seq"]}).json()["results"]
+    assert [e["seq"] for e in newer] == [e["seq"] for e in events[1:]]
+    assert api.get(timeline, {"kind": "created"}).json()["count"] == 1
+    # Another organisation's clerk learns nothing, not even whether the case exists.
+    other = UserFactory(roles=["clerk"])
+    assert api_for(other).get(f"/api/v1/cases/{case.pk}/tasks/").status_code == 404
