@@ -17,6 +17,7 @@ lint:
 bench:
 	bash .ci/stack setup
 	. var/stack.env && .venv/bin/python -m bench.fanout --runs 5
+	. var/stack.env && .venv/bin/python -m bench.federation --requests 200 --notes 200
 
 messages:
 	.venv/bin/python manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*'
