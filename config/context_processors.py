@@ -9,6 +9,7 @@ def beacon(request):
     """Return map settings and which sections of the navigation this user may open."""
     user = getattr(request, "user", None)
     signed_in = bool(user and user.is_authenticated)
+    aid = signed_in and permissions.has_any_role(user, {"coordinator", "supervisor"})
     return {
         "MAP": settings.MAP,
         "nav": {
@@ -16,6 +17,15 @@ def beacon(request):
             "file": signed_in and permissions.can_file_cases(user),
             "crisis": signed_in and permissions.can_work_crisis_desk(user),
             "field": signed_in and permissions.has_any_role(user, {"field"}),
-            "aid": signed_in and permissions.has_any_role(user, {"coordinator", "supervisor"}),
+            "aid": aid,
+            # A partner's request has no case of ours yet, so no case alert can carry it: the
+            # count on every page is how a coordinator hears of it without watching the board.
+            "aid_waiting": _aid_waiting(user) if aid else 0,
         },
     }
+
+
+def _aid_waiting(user) -> int:
+    from search.views.mutual_aid import waiting_for_our_answer
+
+    return waiting_for_our_answer(user).count()

@@ -36,6 +36,13 @@ def requests_for(user):
     ).select_related("partner__organisation", "case")
 
 
+def waiting_for_our_answer(user):
+    """Return the partners' requests this desk has not yet accepted or declined."""
+    return requests_for(user).filter(
+        direction=AidDirection.INBOUND, status__in=[AidStatus.SENT, AidStatus.ACKNOWLEDGED]
+    )
+
+
 def _row(request: MutualAidRequest, now) -> dict:
     waiting_for_answer = request.status in (AidStatus.SENT, AidStatus.ACKNOWLEDGED)
     overdue = waiting_for_answer and request.status_changed_at < now - timedelta(

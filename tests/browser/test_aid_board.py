@@ -29,6 +29,8 @@ def test_coordinator_accepts_a_request_from_the_board(live_server, phone, shoot,
         page.click("button[type=submit].primary")
     page.goto(f"{live_server.url}/aid/")
     assert page.locator("h1").inner_text() == "跨区协助"
+    badge = page.locator(".topnav .badge").text_content()
+    assert badge.strip() == "1 等待我方答复", badge
     their_case = page.locator("#aid-" + str(MutualAidRequest.objects.get().uid)).inner_text()
     # The partner's category code is shown with our own label, in the reader's language.
     assert "王老先生" in their_case and "失智老人" in their_case and "dementia" not in their_case

@@ -71,15 +71,21 @@ def test_accepting_and_declining_on_the_board(client, fed):
     web = browser(fed.coordinator)
     board = web.get("/aid/").content.decode()
     assert "Accept and dispatch our units" in board
+    # Every page tells the coordinator how many partners wait for an answer.
+    assert web.get("/cases/").context["nav"]["aid_waiting"] == 2
     web.post(f"/aid/{first.uid}/accept/", {"note": ""})
     first.refresh_from_db()
     assert first.status == AidStatus.ACCEPTED and first.case_id
+    assert web.get("/cases/").context["nav"]["aid_waiting"] == 1
+    clerk = UserFactory(organisation=fed.world.city, roles=["clerk"])
+    assert browser(clerk).get("/cases/").context["nav"]["aid_waiting"] == 0
     web.post(f"/aid/{second.uid}/decline/", {"reason": ""})
     second.refresh_from_db()
     assert second.status == AidStatus.ACKNOWLEDGED
     web.post(f"/aid/{second.uid}/decline/", {"reason": "No teams free"})
     second.refresh_from_db()
     assert second.status == AidStatus.DECLINED
+    assert "waiting for our answer" not in web.get("/cases/").content.decode()
 
 
 def test_an_area_that_reaches_a_partner_is_proposed_once(fed):
