@@ -26,6 +26,6 @@ def beacon(request):
 
 
 def _aid_waiting(user) -> int:
-    from search.views.mutual_aid import waiting_for_our_answer
+    from search.selectors import aid_requests_awaiting_answer
 
-    return waiting_for_our_answer(user).count()
+    return aid_requests_awaiting_answer(user).count()

@@ -5,12 +5,13 @@ from difflib import SequenceMatcher
 
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from accounts.models import Organisation, Role, User
 from accounts.selectors import organisation_tree_ids
 from search import permissions
-from search.models import Case
+from search.choices import AidDirection, AidStatus
+from search.models import Case, MutualAidRequest
 from search.models.cases import CaseQuerySet
 
 # What "looks like the same person" means at intake.
@@ -121,4 +122,20 @@ def task_of_member(user: User, task_id: int):
         Task.objects.filter(unit__members=user, pk=task_id)
         .select_related("case", "sector", "unit")
         .first()
+    )
+
+
+def aid_requests_visible_to(user: User):
+    """Return the requests a city's staff member deals with: those of cases in their tree, and
+    partners' requests not yet taken by any case (every desk of the city may take them)."""
+    scope = organisation_tree_ids(user.organisation)
+    return MutualAidRequest.objects.filter(
+        Q(case__organisation_id__in=scope) | Q(case__isnull=True, direction=AidDirection.INBOUND)
+    ).select_related("partner__organisation", "case")
+
+
+def aid_requests_awaiting_answer(user: User):
+    """Return the partners' requests this desk has not yet accepted or declined."""
+    return aid_requests_visible_to(user).filter(
+        direction=AidDirection.INBOUND, status__in=[AidStatus.SENT, AidStatus.ACKNOWLEDGED]
     )

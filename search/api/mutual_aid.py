@@ -1,7 +1,6 @@
 """Mutual-aid requests: coordinators ask and answer; a partner reads only what is between us."""
 
 import django_filters
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -10,13 +9,12 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from accounts.models import Partner, Role
-from accounts.selectors import organisation_tree_ids
 from search import permissions
 from search.api.federation import PartnerKeyAuthentication, partner_of
 from search.api.serializers import AnyGeometryField
 from search.choices import AidDirection, AidStatus
 from search.models import MutualAidRequest
-from search.selectors import cases_visible_to
+from search.selectors import aid_requests_visible_to, cases_visible_to
 from search.services import mutual_aid
 from search.services.timeline import Origin
 
@@ -149,11 +147,7 @@ class MutualAidViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             return base.filter(pk__in=mutual_aid.requests_visible_to_partner(partner))
         if getattr(self, "swagger_fake_view", False) or not self.request.user.is_authenticated:
             return base.none()
-        scope = organisation_tree_ids(self.request.user.organisation)
-        return base.filter(
-            Q(case__organisation_id__in=scope)
-            | Q(case__isnull=True, direction=AidDirection.INBOUND)
-        )
+        return base.filter(pk__in=aid_requests_visible_to(self.request.user))
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "partner": partner_of(self.request)}

@@ -6,17 +6,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import organisation_tree_ids
 from search import permissions
 from search.choices import AID_OPEN_STATUSES, AidDirection, AidStatus, SubjectCategory
 from search.forms import AidAcceptForm, AidAskForm, AidNoteForm, AidReasonForm
 from search.models import MutualAidRequest
+from search.selectors import aid_requests_visible_to
 from search.services import mutual_aid
 from search.views.cases import origin_of, require, visible_case
 
@@ -26,21 +25,6 @@ RECENTLY_ENDED_SHOWN = 20
 
 def can_see_board(user) -> bool:
     return permissions.has_any_role(user, BOARD_ROLES)
-
-
-def requests_for(user):
-    """Return the requests this user's desk deals with: its cases', and new inbound ones."""
-    scope = organisation_tree_ids(user.organisation)
-    return MutualAidRequest.objects.filter(
-        Q(case__organisation_id__in=scope) | Q(case__isnull=True, direction=AidDirection.INBOUND)
-    ).select_related("partner__organisation", "case")
-
-
-def waiting_for_our_answer(user):
-    """Return the partners' requests this desk has not yet accepted or declined."""
-    return requests_for(user).filter(
-        direction=AidDirection.INBOUND, status__in=[AidStatus.SENT, AidStatus.ACKNOWLEDGED]
-    )
 
 
 def _row(request: MutualAidRequest, now) -> dict:
@@ -68,7 +52,7 @@ def aid_board(request):
     """Every open request with partner, status, age, last message and what is overdue."""
     require(can_see_board(request.user))
     now = timezone.now()
-    mine = requests_for(request.user)
+    mine = aid_requests_visible_to(request.user)
     open_rows = [
         _row(r, now) for r in mine.filter(status__in=AID_OPEN_STATUSES).order_by("created_at")
     ]
@@ -120,7 +104,7 @@ def aid_ask(request, pk: int):
 
 def _act(request, uid, form_class, call, done: str):
     require(permissions.can_close_case(request.user))
-    aid = get_object_or_404(requests_for(request.user), uid=uid)
+    aid = get_object_or_404(aid_requests_visible_to(request.user), uid=uid)
     form = form_class(request.POST)
     if form.is_valid():
         try:
