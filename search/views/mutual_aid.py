@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +33,6 @@ def _row(request: MutualAidRequest, now) -> dict:
     overdue = waiting_for_answer and request.status_changed_at < now - timedelta(
         minutes=settings.FEDERATION["ESCALATE_AFTER_MINUTES"]
     )
-    undelivered = request.outbox_messages.filter(delivered_at__isnull=True).count()
     category = (request.summary or {}).get("category")
     return {
         "request": request,
@@ -42,7 +42,7 @@ def _row(request: MutualAidRequest, now) -> dict:
         else category,
         "age": now - request.created_at,
         "overdue": overdue,
-        "undelivered": undelivered,
+        "undelivered": request.undelivered,
         "needs_answer": request.direction == AidDirection.INBOUND and waiting_for_answer,
     }
 
@@ -53,9 +53,16 @@ def aid_board(request):
     require(can_see_board(request.user))
     now = timezone.now()
     mine = aid_requests_visible_to(request.user)
-    open_rows = [
-        _row(r, now) for r in mine.filter(status__in=AID_OPEN_STATUSES).order_by("created_at")
-    ]
+    open_requests = (
+        mine.filter(status__in=AID_OPEN_STATUSES)
+        .annotate(
+            undelivered=Count(
+                "outbox_messages", filter=Q(outbox_messages__delivered_at__isnull=True)
+            )
+        )
+        .order_by("created_at")
+    )
+    open_rows = [_row(r, now) for r in open_requests]
     ended = mine.exclude(status__in=AID_OPEN_STATUSES).order_by("-status_changed_at")[
         :RECENTLY_ENDED_SHOWN
     ]

@@ -343,3 +343,22 @@ def test_closing_a_case_we_asked_about_sends_no_helper_note(fed):
     )
     closure.case_close(origin=Origin(actor=fed.coordinator), case=case, outcome="found_well")
     assert sorted(OutboxMessage.objects.values_list("type", flat=True)) == ["cancelled", "request"]
+
+
+def test_the_board_costs_the_same_queries_for_one_request_or_many(client, fed):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    web = browser(fed.coordinator)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert web.get("/aid/").status_code == 200
+        return len(captured)
+
+    signed(client, envelope("request", request_data()), key=fed.key, secrets=[fed.secret])
+    one = queries()
+    for _ in range(4):
+        signed(client, envelope("request", request_data()), key=fed.key, secrets=[fed.secret])
+    assert web.get("/aid/").content.decode().count('<section class="card aid') == 5
+    assert queries() == one
