@@ -167,15 +167,26 @@ class FederationMessageView(APIView):
             raise exceptions.ValidationError(
                 {"Idempotency-Key": ["It must equal the webhook-id header."]}
             )
-        envelope_values = {**payload, "id": str(values["id"])}
-        envelope_values["request_id"] = str(values["request_id"])
+        # The checked values, typed ("5" is 5); data stays raw for the type's own serializer.
+        envelope_values = {
+            **payload,
+            "id": str(values["id"]),
+            "request_id": str(values["request_id"]),
+            "sequence": values["sequence"],
+        }
+        receipt = self._receive(partner, envelope_values, race_retries=1)
+        return Response(receipt.body, status=receipt.status)
+
+    def _receive(self, partner, envelope_values: dict, *, race_retries: int):
         try:
-            receipt = mutual_aid.message_receive(partner=partner, envelope=envelope_values)
+            return mutual_aid.message_receive(partner=partner, envelope=envelope_values)
         except mutual_aid.MessageRefused as refused:
             raise MessageRefusedError(refused) from refused
         except DjangoValidationError as exc:
             raise exceptions.ValidationError({"data": exc.messages}) from exc
         except IntegrityError:
-            # Two copies of one message raced: the loser asks again and gets the first answer.
-            receipt = mutual_aid.message_receive(partner=partner, envelope=envelope_values)
-        return Response(receipt.body, status=receipt.status)
+            if not race_retries:
+                raise
+            # Two copies of one message (or two requests with one id) raced: the loser asks
+            # again and gets the first answer, or the refusal that follows from it.
+            return self._receive(partner, envelope_values, race_retries=race_retries - 1)

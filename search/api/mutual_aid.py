@@ -58,6 +58,7 @@ class MutualAidSerializer(serializers.ModelSerializer):
     area = AnyGeometryField(read_only=True)
     case_reference = serializers.SerializerMethodField()
     case_id = serializers.SerializerMethodField()
+    summary = serializers.SerializerMethodField()
 
     class Meta:
         model = MutualAidRequest
@@ -80,6 +81,17 @@ class MutualAidSerializer(serializers.ModelSerializer):
             "last_message_type",
         ]
         read_only_fields = fields
+
+    def get_summary(self, obj) -> dict:
+        # Staff see a partner's medical detail only if their role may see ours (not supervisors).
+        request = self.context.get("request")
+        if self.context.get("partner") is not None or request is None:
+            return obj.summary
+        hidden = set()
+        for group, fields in permissions.SENSITIVE_FIELDS.items():
+            if group not in permissions.sensitive_groups_for(request.user):
+                hidden.update(fields)
+        return {k: v for k, v in (obj.summary or {}).items() if k not in hidden}
 
     def get_case_id(self, obj) -> int | None:
         if self.context.get("partner") is not None:

@@ -38,6 +38,9 @@ def _geometry(value, *, kinds: tuple[str, ...]):
         geometry = GEOSGeometry(json.dumps(value), srid=SRID)
     except (GEOSException, ValueError, TypeError) as exc:
         raise serializers.ValidationError(_("Not valid GeoJSON: %(e)s") % {"e": exc}) from exc
+    if geometry.hasz:
+        # Our columns are 2D; a height would fail in the database instead of here.
+        raise serializers.ValidationError(_("Give 2D coordinates: [longitude, latitude]."))
     for lon, lat in _coords(geometry):
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise serializers.ValidationError(
@@ -198,7 +201,9 @@ class EnvelopeSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=AidMessageType.choices)
     request_id = serializers.UUIDField(help_text="Stable id of the mutual-aid request.")
     sequence = serializers.IntegerField(
-        min_value=1, help_text="1, 2, 3 … per request and sender; applied in this order."
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text="1, 2, 3 … per request and sender; applied in this order.",
     )
     sent_at = serializers.DateTimeField()
     origin = serializers.CharField(

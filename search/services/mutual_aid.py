@@ -16,7 +16,8 @@ from django.conf import settings
 from django.contrib.gis.geos import MultiPolygon
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -635,6 +636,10 @@ def message_receive(*, partner: Partner, envelope: dict) -> Receipt:
         raise MessageRefused(
             404, {"request_id": [_("No request with this id between us.")]}, "unknown_request"
         )
+    # A resend that waited for the lock while its first copy was applied gets that answer.
+    first = InboxMessage.objects.filter(partner=partner, uid=msg_id).first()
+    if first is not None:
+        return Receipt(first.response_status, first.response_body)
     allowed = (
         AID_TYPES_FROM_HELPER
         if request.direction == AidDirection.OUTBOUND
@@ -841,17 +846,19 @@ def _on_sighting(request, data, partner):
         case=request.case,
         kind=data["kind"],
         point=data["point"],
-        seen_at=data["seen_at"],
+        # The partner's clock may run ahead of ours; its report is no less true for that.
+        seen_at=min(data["seen_at"], timezone.now()),
         description=data.get("description", ""),
-        source=f"{partner} [{partner.organisation.code}]",
+        source=f"{partner} [{partner.organisation.code}]"[:100],
         confidence=data["confidence"],
     )
 
 
 def _on_sectors_searched(request, data, partner):
     cells = list(dict.fromkeys(data["cells"]))
-    updated = Sector.objects.filter(case=request.case, h3_index__in=cells).update(
-        status=SectorStatus.SEARCHED, coverage=data["coverage"]
+    # Only sectors on the partner's side of the line, and a report never undoes more coverage.
+    updated = Sector.objects.filter(case=request.case, partner=partner, h3_index__in=cells).update(
+        status=SectorStatus.SEARCHED, coverage=Greatest(F("coverage"), Value(data["coverage"]))
     )
     _case_event(
         request,

@@ -129,6 +129,12 @@ OPEN_RING = {
     "type": "Polygon",
     "coordinates": [[[117.29, 34.44], [117.31, 34.44], [117.31, 34.46], [117.29, 34.46]]],
 }
+BORDER_3D = {
+    "type": "Polygon",
+    "coordinates": [
+        [[117.29, 34.44, 10], [117.31, 34.44, 10], [117.31, 34.46, 10], [117.29, 34.44, 10]]
+    ],
+}
 SUMMARY = request_data()["summary"]
 FAR_POINT = {"type": "Point", "coordinates": [200.0, 34.45]}
 OUT_OF_RANGE = {
@@ -284,3 +290,66 @@ def test_a_partner_cannot_touch_another_partners_request(client, fed):
     assert response.status_code == 404
     request.refresh_from_db()
     assert request.status == AidStatus.SENT
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: b.update(sequence=2**31), "sequence"),
+        (lambda b: b["data"].update(area={**BORDER_3D}), "area"),
+    ],
+)
+def test_out_of_range_numbers_and_heights_are_400_not_500(client, fed, mutate, field):
+    body = envelope("request", request_data())
+    mutate(body)
+    response = signed(client, body, key=fed.key, secrets=[fed.secret])
+    assert response.status_code == 400, response.content
+    assert field in str(response.json())
+    assert stored() == (0, 0)
+
+
+def test_a_sequence_given_as_a_string_is_read_as_a_number(client, fed):
+    request = _outbound(fed)
+    body = envelope("accepted", {"note": ""}, request_id=request.uid, sequence=1)
+    body["sequence"] = "1"
+    response = signed(client, body, key=fed.key, secrets=[fed.secret])
+    assert response.status_code == 200, response.content
+    request.refresh_from_db()
+    assert request.status == AidStatus.ACCEPTED and request.seq_in == 1
+
+
+def test_reports_touch_only_the_partners_sectors_and_take_its_clock_as_it_is(client, fed):
+    from django.utils import timezone
+
+    from search.models import Sector
+    from search.services.dispatch import dispatch_case
+
+    request = _outbound(fed)
+    dispatch_case(case_id=request.case_id)
+    ours, theirs = Sector.objects.filter(case=request.case)[:2]
+    Sector.objects.filter(pk=theirs.pk).update(partner=fed.partner)
+    send = envelope("accepted", {"note": ""}, request_id=request.uid, sequence=1)
+    assert signed(client, send, key=fed.key, secrets=[fed.secret]).status_code == 200
+    cells = {"cells": [ours.h3_index, theirs.h3_index], "coverage": 0.8}
+    send = envelope("sectors_searched", cells, request_id=request.uid, sequence=2)
+    assert signed(client, send, key=fed.key, secrets=[fed.secret]).status_code == 200
+    ours.refresh_from_db()
+    theirs.refresh_from_db()
+    assert theirs.status == "searched" and theirs.coverage == 0.8
+    assert ours.status != "searched"
+    # A lower figure later does not undo coverage.
+    cells = {"cells": [theirs.h3_index], "coverage": 0.3}
+    send = envelope("sectors_searched", cells, request_id=request.uid, sequence=3)
+    assert signed(client, send, key=fed.key, secrets=[fed.secret]).status_code == 200
+    theirs.refresh_from_db()
+    assert theirs.coverage == 0.8
+    # Their clock runs ten minutes ahead: the sighting is kept, at our "now" at the latest.
+    ahead = (timezone.now() + timezone.timedelta(minutes=10)).isoformat()
+    sighting = {
+        "kind": "sighting",
+        "point": {"type": "Point", "coordinates": [117.3, 34.46]},
+        "seen_at": ahead,
+    }
+    send = envelope("sighting", sighting, request_id=request.uid, sequence=4)
+    assert signed(client, send, key=fed.key, secrets=[fed.secret]).status_code == 200
+    assert request.case.sightings.get().seen_at <= timezone.now()

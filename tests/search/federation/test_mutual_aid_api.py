@@ -130,3 +130,14 @@ def test_declining_needs_a_reason(client, fed):
     assert response.status_code == 200
     assert response.json()["status"] == "declined"
     assert OutboxMessage.objects.get().body["data"] == {"reason": "No teams"}
+
+
+def test_a_supervisor_does_not_see_a_partners_medical_detail(client, fed):
+    summary = {**request_data()["summary"], "medical_needs": "insulin at 18:00"}
+    body = envelope("request", request_data(summary=summary))
+    assert signed(client, body, key=fed.key, secrets=[fed.secret]).status_code == 201
+    supervisor = UserFactory(organisation=fed.world.city, roles=["supervisor"])
+    seen = api_for(supervisor).get("/api/v1/mutual-aid/").json()["results"][0]["summary"]
+    assert "medical_needs" not in seen and seen["subject_name"] == "王老先生"
+    seen = api_for(fed.coordinator).get("/api/v1/mutual-aid/").json()["results"][0]["summary"]
+    assert seen["medical_needs"] == "insulin at 18:00"
