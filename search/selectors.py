@@ -5,7 +5,7 @@ from difflib import SequenceMatcher
 
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
-from django.db.models import Max, Q
+from django.db.models import Exists, Max, OuterRef, Q
 
 from accounts.models import Organisation, Role, User
 from accounts.selectors import organisation_tree_ids
@@ -126,11 +126,18 @@ def task_of_member(user: User, task_id: int):
 
 
 def aid_requests_visible_to(user: User):
-    """Return the requests a city's staff member deals with: those of cases in their tree, and
-    partners' requests not yet taken by any case (every desk of the city may take them)."""
+    """Return the requests a staff member deals with: those of cases in their tree, and partners'
+    requests not yet taken that reach their ground (the top desk of the city sees all of those)."""
     scope = organisation_tree_ids(user.organisation)
+    untaken = Q(case__isnull=True, direction=AidDirection.INBOUND)
+    top_desk = user.organisation is not None and user.organisation.parent_id is None
+    if not top_desk:
+        on_our_ground = Organisation.objects.filter(
+            pk__in=scope, jurisdiction__intersects=OuterRef("area")
+        )
+        untaken &= Q(Exists(on_our_ground))
     return MutualAidRequest.objects.filter(
-        Q(case__organisation_id__in=scope) | Q(case__isnull=True, direction=AidDirection.INBOUND)
+        Q(case__organisation_id__in=scope) | untaken
     ).select_related("partner__organisation", "case")
 
 

@@ -347,25 +347,33 @@ def _lock(request: MutualAidRequest) -> MutualAidRequest:
     )
 
 
-def _helping_organisation(area) -> Organisation:
-    """Return our organisation holding most of the area asked for (the city if unsure)."""
+def _helping_organisation(area, *, actor) -> Organisation:
+    """Return the organisation in the actor's tree holding most of the area asked for.
+
+    The case must land where the accepting desk can see and steer it; the city's top desk may
+    take a request whose area touches none of our ground.
+    """
+    from accounts.selectors import organisation_tree_ids
+
+    scope = organisation_tree_ids(actor.organisation)
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT o.id FROM accounts_organisation o
             WHERE NOT EXISTS (SELECT 1 FROM accounts_partner p WHERE p.organisation_id = o.id)
+              AND o.id = ANY(%s)
               AND ST_Intersects(o.jurisdiction, ST_GeomFromEWKB(%s))
             ORDER BY ST_Area(ST_Intersection(o.jurisdiction, ST_GeomFromEWKB(%s))) DESC,
                      o.parent_id NULLS FIRST
             LIMIT 1
             """,
-            [bytes(area.ewkb), bytes(area.ewkb)],
+            [list(scope), bytes(area.ewkb), bytes(area.ewkb)],
         )
         row = cursor.fetchone()
     if row:
         return Organisation.objects.get(pk=row[0])
-    own = Organisation.objects.filter(partner__isnull=True, parent__isnull=True).first()
-    if own is None:
+    own = actor.organisation
+    if own is None or own.parent_id is not None or hasattr(own, "partner"):
         raise ValidationError(_("No organisation of ours can take this request."))
     return own
 
@@ -394,7 +402,7 @@ def aid_accept(*, origin: Origin, request: MutualAidRequest, note: str = "") -> 
             "contact": request.contact or {"name": "?"},
         },
     )["summary"]
-    organisation = _helping_organisation(request.area)
+    organisation = _helping_organisation(request.area, actor=origin.actor)
     now = timezone.now()
     values = {
         key: summary[key]

@@ -141,3 +141,36 @@ def test_a_supervisor_does_not_see_a_partners_medical_detail(client, fed):
     assert "medical_needs" not in seen and seen["subject_name"] == "王老先生"
     seen = api_for(fed.coordinator).get("/api/v1/mutual-aid/").json()["results"][0]["summary"]
     assert seen["medical_needs"] == "insulin at 18:00"
+
+
+def test_a_county_desk_sees_and_takes_only_requests_on_its_ground(client, fed):
+    from django.contrib.gis.geos import MultiPolygon
+
+    from accounts.models import Organisation
+    from search.geo import SRID
+    from tests.factories import OrganisationFactory, square
+
+    city = fed.world.city
+
+    def district(code, lat):
+        return OrganisationFactory(
+            code=code,
+            parent=city,
+            level=Organisation.Level.COUNTY,
+            jurisdiction=MultiPolygon(square(117.3, lat, 0.1), srid=SRID),
+        )
+
+    north = UserFactory(organisation=district("TN", 34.35), roles=["coordinator"])
+    south = UserFactory(organisation=district("TS", 34.15), roles=["coordinator"])
+    # The area asked for lies on the northern edge of the city.
+    signed(client, envelope("request", request_data()), key=fed.key, secrets=[fed.secret])
+    request = MutualAidRequest.objects.get()
+    assert api_for(south).get("/api/v1/mutual-aid/").json()["count"] == 0
+    assert api_for(south).post(f"/api/v1/mutual-aid/{request.uid}/accept/").status_code == 404
+    assert api_for(fed.coordinator).get("/api/v1/mutual-aid/").json()["count"] == 1
+    response = api_for(north).post(f"/api/v1/mutual-aid/{request.uid}/accept/", {"note": ""})
+    assert response.status_code == 200, response.content
+    request.refresh_from_db()
+    # The case lands in the desk that took it, which keeps seeing it.
+    assert request.case.organisation.code == "TN"
+    assert api_for(north).get("/api/v1/mutual-aid/").json()["count"] == 1
