@@ -961,7 +961,10 @@ HANDLERS = {
 # --- Delivery -------------------------------------------------------------------------------------
 
 # Answers that will not change by trying again: the partner refused the message itself.
-PERMANENT_REFUSALS = {400, 401, 403, 404, 409, 413, 422}
+PERMANENT_REFUSALS = {400, 404, 409, 413, 422}
+# A key or secret out of step (a rotation half done) is mended by people, not by the message:
+# keep retrying with backoff, and tell the coordinator at the first refusal.
+CREDENTIAL_REFUSALS = {401, 403}
 
 
 def retry_delay(attempts: int) -> float:
@@ -1016,6 +1019,15 @@ def outbox_deliver(*, message_id: int, now: datetime | None = None) -> str:
                     message=f"{request.partner} refused '{message.type}': {result.error[:300]}",
                 )
             return "refused"
+        if result.status in CREDENTIAL_REFUSALS and message.attempts == 1 and request.case_id:
+            from search.services.dispatch import alert_raise
+
+            alert_raise(
+                case=request.case,
+                kind=AlertKind.AID_UNDELIVERED,
+                message=f"{request.partner} does not accept our key or signature "
+                f"({result.status}); still retrying: {result.error[:300]}",
+            )
         delay = retry_delay(message.attempts)
         message.next_attempt_at = timezone.now() + timedelta(seconds=delay)
         message.save()

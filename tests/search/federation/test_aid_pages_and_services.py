@@ -170,14 +170,16 @@ def test_the_sweep_finds_messages_left_behind(fed):
     assert mutual_aid.outbox_due() == []
 
 
-def test_a_refused_message_is_not_retried_and_the_coordinator_is_told(fed):
+@pytest.mark.parametrize(("status", "outcome"), [(409, "refused"), (401, "retry")])
+def test_a_refused_message_is_not_retried_and_the_coordinator_is_told(fed, status, outcome):
+    """A refusal of the message is final; a refusal of our key or signature is retried."""
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
     class Refuse(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(401)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
             self.wfile.write(b'{"detail": "Signature refused"}')
@@ -195,11 +197,19 @@ def test_a_refused_message_is_not_retried_and_the_coordinator_is_told(fed):
             origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="r"
         )
         message = OutboxMessage.objects.get()
-        assert mutual_aid.outbox_deliver(message_id=message.pk) == "refused"
+        assert mutual_aid.outbox_deliver(message_id=message.pk) == outcome
         message.refresh_from_db()
-        assert message.failed_at and message.response_status == 401
-        assert mutual_aid.outbox_due() == []
-        assert Alert.objects.filter(case=case, kind=AlertKind.AID_UNDELIVERED).exists()
+        assert message.response_status == status
+        assert Alert.objects.filter(case=case, kind=AlertKind.AID_UNDELIVERED).count() == 1
+        if outcome == "refused":
+            assert message.failed_at and mutual_aid.outbox_due() == []
+        else:
+            assert message.failed_at is None
+            later = message.next_attempt_at + timedelta(seconds=1)
+            assert mutual_aid.outbox_due(now=later) == [message.pk]
+            assert mutual_aid.outbox_deliver(message_id=message.pk, now=later) == "retry"
+            # Told once, not at every attempt.
+            assert Alert.objects.filter(case=case, kind=AlertKind.AID_UNDELIVERED).count() == 1
     finally:
         server.shutdown()
         server.server_close()
