@@ -1060,19 +1060,19 @@ def aid_escalate(*, now: datetime | None = None) -> int:
         escalated_at__isnull=True,
     ).select_related("partner__organisation", "case"):
         with transaction.atomic():
-            if (
-                MutualAidRequest.objects.filter(pk=request.pk, escalated_at__isnull=True).update(
-                    escalated_at=now
-                )
-                and request.case_id
+            # Another beat run may have flagged it in the meantime: count only what we flag.
+            if not MutualAidRequest.objects.filter(pk=request.pk, escalated_at__isnull=True).update(
+                escalated_at=now
             ):
+                continue
+            flagged += 1
+            if request.case_id:
                 alert_raise(
                     case=request.case,
                     kind=AlertKind.AID_OVERDUE,
                     message=f"{request.partner} has not answered the request for aid sent "
                     f"{timezone.localtime(request.created_at):%H:%M}.",
                 )
-        flagged += 1
     return flagged
 
 
