@@ -634,6 +634,15 @@ def message_receive(*, partner: Partner, envelope: dict) -> Receipt:
     message_type = envelope["type"]
     if message_type == AidMessageType.REQUEST:
         return _receive_request(partner=partner, envelope=envelope)
+    # Lock the case before the request, the order closing a case takes them in, so that a
+    # closure and a partner's message on the same case cannot deadlock.
+    case_id = (
+        MutualAidRequest.objects.filter(partner=partner, uid=envelope["request_id"])
+        .values_list("case_id", flat=True)
+        .first()
+    )
+    if case_id is not None:
+        list(Case.objects.select_for_update().filter(pk=case_id).values_list("pk", flat=True))
     request = (
         MutualAidRequest.objects.select_for_update(of=("self",))
         .select_related("partner__organisation", "case__organisation")
