@@ -682,19 +682,25 @@ def message_receive(*, partner: Partner, envelope: dict) -> Receipt:
             "sequence": seq,
             "waiting_for": request.seq_in + 1,
         }
-        InboxMessage.objects.create(
-            partner=partner,
-            uid=msg_id,
-            request=request,
-            seq=seq,
-            type=message_type,
-            body=envelope,
-            response_status=202,
-            response_body=body,
-        )
-        return Receipt(202, body)
+        return _inbox_keep(partner, request, envelope, Receipt(202, body), applied_at=None)
     receipt = _apply(request=request, partner=partner, envelope=envelope)
     _apply_waiting(request=request, partner=partner)
+    return receipt
+
+
+def _inbox_keep(partner, request, envelope: dict, receipt: Receipt, *, applied_at) -> Receipt:
+    """Store a message with the answer it got, so a replay of its id gets the same answer."""
+    InboxMessage.objects.create(
+        partner=partner,
+        uid=envelope["id"],
+        request=request,
+        seq=envelope["sequence"],
+        type=envelope["type"],
+        body=envelope,
+        applied_at=applied_at,
+        response_status=receipt.status,
+        response_body=receipt.body,
+    )
     return receipt
 
 
@@ -729,18 +735,7 @@ def _receive_request(*, partner: Partner, envelope: dict) -> Receipt:
         "sequence": 1,
         "request_status": request.status,
     }
-    InboxMessage.objects.create(
-        partner=partner,
-        uid=envelope["id"],
-        request=request,
-        seq=1,
-        type=AidMessageType.REQUEST,
-        body=envelope,
-        applied_at=now,
-        response_status=201,
-        response_body=body,
-    )
-    return Receipt(201, body)
+    return _inbox_keep(partner, request, envelope, Receipt(201, body), applied_at=now)
 
 
 def _apply(*, request: MutualAidRequest, partner: Partner, envelope: dict) -> Receipt:
@@ -787,17 +782,7 @@ def _apply(*, request: MutualAidRequest, partner: Partner, envelope: dict) -> Re
         # answer ("waiting"), as the sender was told.
         waited.update(applied_at=now)
     else:
-        InboxMessage.objects.create(
-            partner=partner,
-            uid=envelope["id"],
-            request=request,
-            seq=envelope["sequence"],
-            type=message_type,
-            body=envelope,
-            applied_at=now,
-            response_status=200,
-            response_body=body,
-        )
+        return _inbox_keep(partner, request, envelope, Receipt(200, body), applied_at=now)
     return Receipt(200, body)
 
 

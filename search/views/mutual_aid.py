@@ -88,41 +88,35 @@ def aid_ask(request, pk: int):
     require(permissions.can_close_case(request.user))
     case = visible_case(request, pk)
     form = AidAskForm(request.POST)
-    if form.is_valid():
-        try:
-            mutual_aid.aid_request_send(
-                origin=origin_of(request),
-                case=case,
-                partner=form.cleaned_data["partner"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(
-                request,
-                _("Request sent to %(partner)s.") % {"partner": form.cleaned_data["partner"]},
-            )
-    else:
+    _run_and_tell(
+        request,
+        form,
+        lambda d: mutual_aid.aid_request_send(
+            origin=origin_of(request), case=case, partner=d["partner"], reason=d["reason"]
+        ),
+        lambda d: _("Request sent to %(partner)s.") % {"partner": d["partner"]},
+    )
+    return redirect("case_detail", pk=case.pk)
+
+
+def _run_and_tell(request, form, call, done) -> None:
+    """Call the service with the form's data; say what happened, or why not, as a message."""
+    if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
-    return redirect("case_detail", pk=case.pk)
+        return
+    try:
+        call(form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done(form.cleaned_data))
 
 
 def _act(request, uid, form_class, call, done: str):
     require(permissions.can_close_case(request.user))
     aid = get_object_or_404(aid_requests_visible_to(request.user), uid=uid)
-    form = form_class(request.POST)
-    if form.is_valid():
-        try:
-            call(aid, form.cleaned_data)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, done)
-    else:
-        for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+    _run_and_tell(request, form_class(request.POST), lambda d: call(aid, d), lambda d: done)
     return redirect("aid_board")
 
 
