@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
 
+from search import permissions
 from search.models import Alert, Case, HealthPing, SearchArea, SubjectProfile, Task
 
 
@@ -11,6 +12,9 @@ class CaseAdmin(GISModelAdmin):
     list_select_related = ("organisation",)
     search_fields = ("reference", "subject_name")
     readonly_fields = ("created_by", "created_at")
+    # The admin records nothing on the timeline, so it never shows or takes sensitive values:
+    # those are seen through the case page's recorded reveal, and changed through its edit form.
+    exclude = tuple(sorted(permissions.ALL_SENSITIVE_FIELDS))
 
 
 @admin.register(HealthPing)

@@ -1,8 +1,13 @@
 """List filters: the case list (page and API) and the lists that hang from one case (API)."""
 
+from datetime import UTC, datetime
+
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 
 from accounts.models import Organisation
 from search.choices import (
@@ -14,6 +19,38 @@ from search.choices import (
     TaskStatus,
 )
 from search.models import Case, CaseEvent, Sighting, Task
+from search.validators import EARLIEST_TIME, as_utc
+
+LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+class MomentField(IsoDateTimeField):
+    """An ISO 8601 time between 1900 and 3000: a year-1 or year-9999 time with an offset
+    cannot be turned into UTC for the database, so it is refused here with a message."""
+
+    def to_python(self, value):
+        try:
+            moment = super().to_python(value)
+        except (ValueError, OverflowError):
+            raise ValidationError(_("Give an ISO 8601 time."), code="invalid") from None
+        if moment is None:
+            return None
+        if not EARLIEST_TIME <= moment < LATEST_TIME:
+            raise ValidationError(_("Give a time between 1900 and 3000."), code="range")
+        try:
+            return as_utc(moment, field="time")
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["time"], code="offset") from None
+
+
+class MomentFilter(django_filters.IsoDateTimeFilter):
+    field_class = MomentField
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number in the column's range (a decimal or a 30-digit number is a 400)."""
+
+    field_class = forms.IntegerField
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -51,8 +88,8 @@ class CaseFilter(django_filters.FilterSet):
 
 class TaskFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=TaskStatus.choices)
-    unit = django_filters.NumberFilter(field_name="unit_id", label="unit id")
-    offered_after = django_filters.IsoDateTimeFilter(field_name="offered_at", lookup_expr="gte")
+    unit = IntegerFilter(field_name="unit_id", label="unit id", min_value=1, max_value=2**63 - 1)
+    offered_after = MomentFilter(field_name="offered_at", lookup_expr="gte")
 
     class Meta:
         model = Task
@@ -61,7 +98,7 @@ class TaskFilter(django_filters.FilterSet):
 
 class SightingFilter(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=SightingKind.choices)
-    seen_after = django_filters.IsoDateTimeFilter(field_name="seen_at", lookup_expr="gte")
+    seen_after = MomentFilter(field_name="seen_at", lookup_expr="gte")
     confirmed = django_filters.BooleanFilter(
         field_name="confirmed_at", lookup_expr="isnull", exclude=True
     )
@@ -74,7 +111,7 @@ class SightingFilter(django_filters.FilterSet):
 class CaseEventFilter(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=EventKind.choices)
     # A client that keeps the timeline asks only for what came after the last event it has.
-    after_seq = django_filters.NumberFilter(field_name="seq", lookup_expr="gt")
+    after_seq = IntegerFilter(field_name="seq", lookup_expr="gt", min_value=0, max_value=2**31 - 1)
 
     class Meta:
         model = CaseEvent

@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from search import permissions
 from search.choices import (
     ContactChannel,
     ContactResult,
@@ -125,7 +126,10 @@ class CaseForm(forms.ModelForm):
 
     def sections(self):
         """Return (title, bound fields) groups in the order the form is filled in."""
-        return [(title, [self[name] for name in names]) for title, names in self.SECTIONS]
+        return [
+            (title, [self[name] for name in names if name in self.fields])
+            for title, names in self.SECTIONS
+        ]
 
     def place_fields(self):
         return [self[name] for name in self.PLACE_FIELDS]
@@ -225,7 +229,18 @@ class CaseForm(forms.ModelForm):
 
 
 class CaseEditForm(CaseForm):
+    """The report form on an existing case. Sensitive fields are on it only for the parts the
+    editor revealed (a recorded view): neither shown pre-filled nor changed otherwise."""
+
     version = forms.IntegerField(widget=forms.HiddenInput)
+    with_sensitive = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, revealed: set[str] = frozenset(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.revealed = set(revealed)
+        for name in permissions.hidden_fields(self.revealed):
+            del self.fields[name]
+        self.initial.setdefault("with_sensitive", bool(self.revealed))
 
 
 class DuplicateReviewForm(forms.Form):

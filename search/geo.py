@@ -1,18 +1,68 @@
 """Spatial constants and helpers: one SRID, points in WGS-84, and the one geopy wrapper."""
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
-from django.contrib.gis.geos import Point
+from django.contrib.gis.gdal import GDALException
+from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
 from django.core.cache import cache as django_cache
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 
 # WGS-84: what phones, maps and GeoJSON speak. Stored points are geography so distances are metres.
 SRID = 4326
+
+
+def geometry_from_geojson(value, *, kinds: tuple[str, ...]) -> GEOSGeometry:
+    """Return a 2D, non-empty, valid WGS-84 geometry of one of these kinds from GeoJSON, or
+    raise ValidationError saying what is wrong. Every GeoJSON anyone gives goes through here."""
+    if not isinstance(value, dict):
+        raise ValidationError(gettext("Give a GeoJSON geometry object."), code="geojson")
+    if "crs" in value:
+        raise ValidationError(gettext("Coordinates are WGS-84 only; leave out 'crs'."), code="crs")
+    if value.get("type") not in kinds:
+        raise ValidationError(
+            gettext("Give a GeoJSON %(kinds)s.") % {"kinds": " or ".join(kinds)}, code="geojson"
+        )
+    try:
+        geometry = GEOSGeometry(json.dumps(value), srid=SRID)
+    except (GEOSException, GDALException, ValueError, TypeError) as exc:
+        raise ValidationError(
+            gettext("Not valid GeoJSON: %(e)s") % {"e": exc}, code="geojson"
+        ) from exc
+    if geometry.empty:
+        raise ValidationError(gettext("The geometry is empty."), code="empty")
+    if geometry.hasz:
+        # Our columns are 2D; a height would fail in the database instead of here.
+        raise ValidationError(gettext("Give 2D coordinates: [longitude, latitude]."), code="3d")
+    for lon, lat in _coords(geometry):
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValidationError(
+                gettext("Coordinates must be [longitude -180..180, latitude -90..90]."),
+                code="range",
+            )
+    if not geometry.valid:
+        raise ValidationError(
+            gettext("The geometry is not valid: %(reason)s") % {"reason": geometry.valid_reason},
+            code="invalid",
+        )
+    return geometry
+
+
+def _coords(geometry):
+    if geometry.geom_type == "Point":
+        yield geometry.coords[:2]
+        return
+    for part in geometry if geometry.geom_type.startswith("Multi") else [geometry]:
+        for ring in part:
+            for xy in ring:
+                yield xy[:2]
 
 
 def make_point(*, lon: float, lat: float) -> Point:

@@ -5,11 +5,15 @@ from accounts.models import Role, User
 # Roles that work with cases in general (list, page, timeline).
 CASE_READERS = {Role.CLERK, Role.COORDINATOR, Role.SUPERVISOR}
 CASE_WRITERS = {Role.CLERK, Role.COORDINATOR}
-# Sensitive parts of a case and the roles that need them to do their work.
+# Sensitive parts of a case and the roles that need them to do their work. This is the one list:
+# pages, forms, the API, the timeline, partner summaries and the admin all hide by it. Even the
+# roles that may see a part see it only after asking, and the asking is recorded on the timeline.
 SENSITIVE_FIELDS = {
-    "reporter": ("reporter_phone",),
+    "reporter": ("reporter_name", "reporter_phone", "reporter_relation"),
     "medical": ("medical_needs", "medication"),
 }
+ALL_SENSITIVE_FIELDS = frozenset(f for fields in SENSITIVE_FIELDS.values() for f in fields)
+MASK = "•••"
 SENSITIVE_ROLES = {
     "reporter": {Role.CLERK, Role.COORDINATOR, Role.COUNSELLOR},
     "medical": {Role.CLERK, Role.COORDINATOR, Role.COUNSELLOR},
@@ -51,3 +55,32 @@ def can_work_crisis_desk(user: User) -> bool:
 def sensitive_groups_for(user: User) -> set[str]:
     """Return which sensitive parts ('reporter', 'medical') this user may see."""
     return {group for group, roles in SENSITIVE_ROLES.items() if has_any_role(user, roles)}
+
+
+def hidden_fields(revealed: set[str]) -> set[str]:
+    """Return the sensitive field names not covered by the revealed parts."""
+    return {
+        field
+        for group, fields in SENSITIVE_FIELDS.items()
+        if group not in revealed
+        for field in fields
+    }
+
+
+def mask_event_data(data: dict, *, revealed: set[str]) -> dict:
+    """Return a timeline event's data with every sensitive value not revealed masked.
+
+    Edits store {"changes": {field: {"old", "new"}}}; any other event that names a sensitive
+    field as a key is masked the same way, so a new kind of event cannot leak by accident.
+    """
+    hidden = hidden_fields(revealed)
+    if not hidden or not data:
+        return data
+    masked = {key: (MASK if key in hidden else value) for key, value in data.items()}
+    changes = data.get("changes")
+    if isinstance(changes, dict):
+        masked["changes"] = {
+            name: ({"old": MASK, "new": MASK} if name in hidden else change)
+            for name, change in changes.items()
+        }
+    return masked

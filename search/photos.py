@@ -39,8 +39,10 @@ def clean_photo(uploaded) -> ContentFile:
             _("This file is not a photo (its content is not an image)."), code="photo_not_image"
         ) from exc
     out = io.BytesIO()
-    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
-        image = image.convert("RGB")
-    # Saving without exif=/pnginfo= writes no metadata: location and device are gone.
-    image.save(out, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    if image.mode == "P" or (fmt == "JPEG" and image.mode not in ("RGB", "L")):
+        image = image.convert("RGBA" if fmt != "JPEG" else "RGB")
+    # A new image from the pixels alone: Pillow writes back what an opened image carries in
+    # .info (JPEG comments, XMP, ICC, EXIF), and a comment can hold a script (a polyglot file).
+    pixels = Image.frombytes(image.mode, image.size, image.tobytes())
+    pixels.save(out, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
     return ContentFile(out.getvalue(), name=f"{uuid.uuid4().hex}.{ALLOWED_FORMATS[fmt]}")

@@ -4,9 +4,7 @@ from django.utils.translation import gettext as _
 
 from search.choices import EventKind
 from search.models import Case
-from search.permissions import SENSITIVE_FIELDS
-
-MASK = "•••"
+from search.permissions import MASK, mask_event_data
 
 
 def _field_label(name: str) -> str:
@@ -16,25 +14,19 @@ def _field_label(name: str) -> str:
         return name
 
 
-def timeline_rows(case: Case, *, sensitive_groups: set[str]) -> list[dict]:
-    """Return the case's events, oldest first, as rows for the page."""
-    hidden = {
-        field
-        for group, fields in SENSITIVE_FIELDS.items()
-        if group not in sensitive_groups
-        for field in fields
-    }
+def timeline_rows(case: Case, *, revealed: set[str]) -> list[dict]:
+    """Return the case's events, oldest first, as rows for the page; sensitive values show
+    only for the parts revealed (and recorded) in this request."""
     rows = []
     for event in case.events.select_related("actor").order_by("seq"):
         details = []
+        data = mask_event_data(event.data, revealed=revealed)
         if event.kind == EventKind.EDITED:
-            for name, change in event.data.get("changes", {}).items():
-                if name in hidden:
-                    details.append(f"{_field_label(name)}: {MASK}")
-                else:
-                    details.append(f"{_field_label(name)}: {change['old']} → {change['new']}")
-        elif event.data:
-            details = [f"{key}: {value}" for key, value in event.data.items() if key != "changes"]
+            for name, change in data.get("changes", {}).items():
+                shown = MASK if change["new"] == MASK else f"{change['old']} → {change['new']}"
+                details.append(f"{_field_label(name)}: {shown}")
+        elif data:
+            details = [f"{key}: {value}" for key, value in data.items() if key != "changes"]
         rows.append(
             {
                 "seq": event.seq,

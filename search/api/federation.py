@@ -1,6 +1,5 @@
 """The partner side of the API: API-key authentication, signed messages, and the aid requests."""
 
-import json
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +16,7 @@ from accounts.models import PartnerAPIKey
 from search.federation import signing
 from search.federation.messages import EnvelopeSerializer
 from search.services import mutual_aid
+from search.validators import json_parse
 
 KEYWORD = "Api-Key"
 
@@ -152,8 +152,8 @@ class FederationMessageView(APIView):
         except signing.SignatureError as exc:
             raise exceptions.AuthenticationFailed(f"Signature refused: {exc}.") from exc
         try:
-            payload = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            payload = json_parse(raw)
+        except ValueError as exc:
             raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from exc
         if not isinstance(payload, dict):
             raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
@@ -183,7 +183,8 @@ class FederationMessageView(APIView):
         except mutual_aid.MessageRefused as refused:
             raise MessageRefusedError(refused) from refused
         except DjangoValidationError as exc:
-            raise exceptions.ValidationError({"data": exc.messages}) from exc
+            detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            raise exceptions.ValidationError({"data": detail}) from exc
         except IntegrityError:
             if not race_retries:
                 raise

@@ -86,8 +86,10 @@ class CaseCreateSerializer(serializers.ModelSerializer):
         fields = [*INTAKE_API_FIELDS, "last_seen_location", "confirm_outside_jurisdiction"]
 
     def validate_last_seen_location(self, geometry):
-        if geometry.geom_type != "Point":
+        if geometry.geom_type != "Point" or geometry.empty:
             raise serializers.ValidationError(_("Give a GeoJSON Point."))
+        if geometry.hasz:
+            raise serializers.ValidationError(_("Give 2D coordinates: [longitude, latitude]."))
         lon, lat = geometry.coords[:2]
         if not -180 <= lon <= 180 or not -90 <= lat <= 90:
             raise serializers.ValidationError(
@@ -311,9 +313,18 @@ class SightingSerializer(serializers.ModelSerializer):
 
 
 class CaseEventSerializer(serializers.ModelSerializer):
+    """An event as stored, except that sensitive values show only when revealed (recorded);
+    a masked event no longer matches its hash, which `verify_timeline` checks on the server."""
+
     actor = serializers.CharField(source="actor.username", default=None)
+    data = serializers.SerializerMethodField()
 
     class Meta:
         model = CaseEvent
         fields = ["seq", "kind", "actor", "source", "created_at", "data", "prev_hash", "hash"]
         read_only_fields = fields
+
+    def get_data(self, event) -> dict:
+        return permissions.mask_event_data(
+            event.data, revealed=self.context.get("revealed", set())
+        )

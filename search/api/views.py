@@ -194,8 +194,14 @@ class CaseChildList(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.model.objects.none()
-        case = get_object_or_404(cases_visible_to(self.request.user), pk=self.kwargs["id"])
-        return self.rows(case)
+        return self.rows(self.case())
+
+    def case(self) -> Case:
+        if not hasattr(self, "_case"):
+            self._case = get_object_or_404(
+                cases_visible_to(self.request.user), pk=self.kwargs["id"]
+            )
+        return self._case
 
     def rows(self, case):
         raise NotImplementedError
@@ -232,6 +238,28 @@ class CaseTimelineList(CaseChildList):
 
     def rows(self, case):
         return case.events.select_related("actor").order_by("seq")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "include",
+                str,
+                enum=["sensitive"],
+                description="Show the sensitive values your role may see; the view is recorded.",
+            )
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        self.revealed: set[str] = set()
+        if request.query_params.get("include") == "sensitive":
+            self.revealed = permissions.sensitive_groups_for(request.user)
+            intake.case_record_sensitive_view(
+                origin=api_origin(request), case=self.case(), groups=self.revealed
+            )
+        return super().list(request, *args, **kwargs)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "revealed": getattr(self, "revealed", set())}
 
 
 class MyTasksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

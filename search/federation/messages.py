@@ -5,7 +5,11 @@ stored) and parsed again when it is applied (a message that waited for an earlie
 as it came).
 """
 
-from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, Point
+from datetime import timedelta
+
+from django.contrib.gis.geos import MultiPolygon
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -18,51 +22,31 @@ from search.choices import (
     SubjectCategory,
     Terrain,
 )
-from search.geo import SRID
+from search.geo import SRID, geometry_from_geojson
+from search.validators import EARLIEST_TIME
 
 MAX_CELLS = 500
+PARTNER_CLOCK_AHEAD = timedelta(days=1)
 
 
 def _geometry(value, *, kinds: tuple[str, ...]):
-    if not isinstance(value, dict):
-        raise serializers.ValidationError(_("Give a GeoJSON geometry object."))
-    if "crs" in value:
-        raise serializers.ValidationError(_("Coordinates are WGS-84 only; leave out 'crs'."))
-    if value.get("type") not in kinds:
-        raise serializers.ValidationError(
-            _("Give a GeoJSON %(kinds)s.") % {"kinds": " or ".join(kinds)}
-        )
-    import json
-
     try:
-        geometry = GEOSGeometry(json.dumps(value), srid=SRID)
-    except (GEOSException, ValueError, TypeError) as exc:
-        raise serializers.ValidationError(_("Not valid GeoJSON: %(e)s") % {"e": exc}) from exc
-    if geometry.hasz:
-        # Our columns are 2D; a height would fail in the database instead of here.
-        raise serializers.ValidationError(_("Give 2D coordinates: [longitude, latitude]."))
-    for lon, lat in _coords(geometry):
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise serializers.ValidationError(
-                _("Coordinates must be [longitude -180..180, latitude -90..90].")
-            )
-    if geometry.empty:
-        raise serializers.ValidationError(_("The geometry is empty."))
-    if not geometry.valid:
-        raise serializers.ValidationError(
-            _("The geometry is not valid: %(reason)s") % {"reason": geometry.valid_reason}
-        )
-    return geometry
+        return geometry_from_geojson(value, kinds=kinds)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from exc
 
 
-def _coords(geometry):
-    if isinstance(geometry, Point):
-        yield geometry.coords[:2]
-        return
-    for part in geometry if geometry.geom_type.startswith("Multi") else [geometry]:
-        for ring in part:
-            for xy in ring:
-                yield xy[:2]
+class MomentField(serializers.DateTimeField):
+    """A time a partner gives: after 1900 (the database refuses earlier) and not in the future
+    beyond a day (clocks drift; the receiving service takes a time ahead of ours as now)."""
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if moment < EARLIEST_TIME:
+            raise serializers.ValidationError(_("Give a time after 1900."))
+        if moment > timezone.now() + PARTNER_CLOCK_AHEAD:
+            raise serializers.ValidationError(_("This time is in the future."))
+        return moment
 
 
 class PointField(serializers.Field):
@@ -101,7 +85,7 @@ class SummarySerializer(serializers.Serializer):
     reference = serializers.CharField(max_length=24)
     category = serializers.ChoiceField(choices=SubjectCategory.choices)
     priority = serializers.IntegerField(min_value=1, max_value=4, required=False)
-    last_seen_at = serializers.DateTimeField()
+    last_seen_at = MomentField()
     last_seen_point = PointField()
     last_seen_place = serializers.CharField(max_length=300, required=False, allow_blank=True)
     terrain = serializers.ChoiceField(choices=Terrain.choices, required=False)
@@ -145,7 +129,7 @@ class ActiveData(serializers.Serializer):
 class SightingData(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[SightingKind.SIGHTING, SightingKind.CLUE])
     point = PointField()
-    seen_at = serializers.DateTimeField()
+    seen_at = MomentField()
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     confidence = serializers.ChoiceField(choices=Confidence.choices, default=Confidence.POSSIBLE)
 
@@ -161,7 +145,7 @@ class SectorsSearchedData(serializers.Serializer):
 
 class FoundData(serializers.Serializer):
     point = PointField()
-    found_at = serializers.DateTimeField()
+    found_at = MomentField()
     condition = serializers.ChoiceField(choices=FoundCondition.choices)
     with_whom = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
@@ -205,7 +189,7 @@ class EnvelopeSerializer(serializers.Serializer):
         max_value=2**31 - 1,
         help_text="1, 2, 3 … per request and sender; applied in this order.",
     )
-    sent_at = serializers.DateTimeField()
+    sent_at = MomentField()
     origin = serializers.CharField(
         max_length=20, required=False, help_text="Code of the sending city."
     )

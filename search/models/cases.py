@@ -25,6 +25,7 @@ from search.choices import (
     WeatherExposure,
 )
 from search.geo import SRID
+from search.validators import EARLIEST_TIME
 
 OPEN_STATUSES = (CaseStatus.OPEN, CaseStatus.ACTIVE)
 
@@ -174,6 +175,17 @@ class Case(models.Model):
                 condition=~models.Q(status=CaseStatus.CLOSED) | ~models.Q(outcome=""),
                 name="case_closed_has_outcome",
             ),
+            # The services bound every time they are given; this is the last line: a year-1
+            # time would read back as year 0 and break every page showing the case.
+            models.CheckConstraint(
+                condition=models.Q(last_seen_at__gte=EARLIEST_TIME),
+                name="case_last_seen_after_1900",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(date_of_birth__isnull=True)
+                | models.Q(date_of_birth__gte=EARLIEST_TIME.date()),
+                name="case_birth_after_1900",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -262,6 +274,11 @@ class Sighting(models.Model):
         verbose_name = _("sighting")
         verbose_name_plural = _("sightings")
         ordering = ["-seen_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(seen_at__gte=EARLIEST_TIME), name="sighting_seen_after_1900"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.seen_at:%Y-%m-%d %H:%M}"

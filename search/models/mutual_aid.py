@@ -83,7 +83,8 @@ class MutualAidRequest(models.Model):
         verbose_name_plural = _("mutual-aid requests")
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["partner", "uid"], name="aid_partner_uid_unique"),
+            # Unique across partners: pages and the API find a request by its id alone.
+            models.UniqueConstraint(fields=["uid"], name="aid_uid_unique"),
             # One open outbound request per case and partner: asking twice helps nobody.
             models.UniqueConstraint(
                 fields=["case", "partner"],

@@ -4,8 +4,6 @@ A state change two people can race for is one conditional UPDATE: zero rows mean
 the expiry sweep) got there first, and the caller gets a clear message.
 """
 
-from datetime import timedelta
-
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -14,6 +12,7 @@ from django.utils.translation import gettext as _
 from search.choices import EventKind, EventSource, SectorStatus, TaskStatus
 from search.models import Sector, Task
 from search.services.timeline import Origin, event_record
+from search.validators import check_sighting_time
 
 
 def _member_of(origin: Origin, task: Task) -> None:
@@ -166,8 +165,7 @@ def sighting_record(
     """Record a sighting or clue on the case; coordinators confirm it to move the search."""
     from search.models import Sighting
 
-    if seen_at > timezone.now() + timedelta(minutes=5):
-        raise ValidationError({"seen_at": _("The time of the sighting is in the future.")})
+    check_sighting_time(seen_at, last_seen_at=case.last_seen_at)
     sighting = Sighting(
         case=case,
         kind=kind,
@@ -284,6 +282,7 @@ def found_report(
     from search.models import Case, Sighting
     from search.services.dispatch import alert_raise, tasks_cancel
 
+    check_sighting_time(seen_at, last_seen_at=case.last_seen_at)
     if condition not in FoundCondition.values:
         raise ValidationError({"condition": _("Say how the person is.")})
     if not with_whom.strip():

@@ -1,7 +1,7 @@
 """Opening and editing cases: every write is one transaction with its timeline event."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,9 +17,13 @@ from search.models import APPEARANCE_FIELDS, CARE_FIELDS, Case
 from search.photos import clean_photo
 from search.services.timeline import Origin, event_record
 from search.services.triage import triage
-
-# A clock on a phone or a PC may run a little fast; "the future" starts after this.
-CLOCK_SKEW = timedelta(minutes=5)
+from search.validators import (
+    CLOCK_SKEW,
+    MAX_LAST_SEEN_YEARS,
+    check_birth_date,
+    check_moment,
+    years_before,
+)
 
 # Fields a clerk fills in; the service copies exactly these from the input.
 INTAKE_FIELDS = (
@@ -65,17 +69,26 @@ class EditConflict(Exception):
 def check_timing(
     *, last_seen_at: datetime, date_of_birth=None, now: datetime | None = None
 ) -> None:
-    """Raise ValidationError naming last_seen_at if it is in the future or before birth."""
+    """Raise ValidationError if the last-seen time is in the future, before birth or over
+    MAX_LAST_SEEN_YEARS ago, or the date of birth is in the future or over MAX_AGE_YEARS ago."""
     now = now or timezone.now()
     if last_seen_at > now + CLOCK_SKEW:
         raise ValidationError(
             {"last_seen_at": _("The last-seen time is in the future.")}, code="future"
         )
-    if date_of_birth and last_seen_at.date() < date_of_birth:
-        raise ValidationError(
-            {"last_seen_at": _("The last-seen time is before the date of birth.")},
-            code="before_birth",
-        )
+    check_moment(
+        last_seen_at,
+        field="last_seen_at",
+        earliest=years_before(now, MAX_LAST_SEEN_YEARS),
+        now=now,
+    )
+    if date_of_birth:
+        if last_seen_at.date() < date_of_birth:
+            raise ValidationError(
+                {"last_seen_at": _("The last-seen time is before the date of birth.")},
+                code="before_birth",
+            )
+        check_birth_date(date_of_birth, today=timezone.localdate(now))
 
 
 def subject_age(values: dict[str, Any]) -> int | None:

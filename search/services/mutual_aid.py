@@ -39,7 +39,7 @@ from search.choices import (
     SectorStatus,
 )
 from search.federation import client
-from search.federation.messages import parse_data
+from search.federation.messages import ContactSerializer, SummarySerializer, parse_data
 from search.geo import SRID
 from search.models import (
     APPEARANCE_FIELDS,
@@ -76,6 +76,10 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 # Progress reports make sense only once the partner has taken the request on.
 WORKING_STATUSES = {AidStatus.ACCEPTED, AidStatus.ACTIVE}
+# A partner may send a message before an earlier one arrives (it waits), but not park messages
+# far ahead or without limit: each waiting one is a row kept until the gap is filled.
+MAX_SEQUENCE_AHEAD = 1000
+MAX_WAITING_PER_REQUEST = 200
 
 
 def conf(name: str):
@@ -675,7 +679,30 @@ def message_receive(*, partner: Partner, envelope: dict) -> Receipt:
             {"sequence": [_("Sequence %(n)s was used by another message.") % {"n": seq}]},
             "sequence_used",
         )
+    if seq > request.seq_in + MAX_SEQUENCE_AHEAD:
+        raise MessageRefused(
+            409,
+            {
+                "sequence": [
+                    _("Sequence %(n)s runs too far ahead: the next one expected is %(next)s.")
+                    % {"n": seq, "next": request.seq_in + 1}
+                ]
+            },
+            "sequence_too_far",
+        )
     if seq > request.seq_in + 1:
+        waiting = InboxMessage.objects.filter(request=request, applied_at__isnull=True).count()
+        if waiting >= MAX_WAITING_PER_REQUEST:
+            raise MessageRefused(
+                409,
+                {
+                    "sequence": [
+                        _("%(n)s messages already wait for sequence %(next)s; send that first.")
+                        % {"n": waiting, "next": request.seq_in + 1}
+                    ]
+                },
+                "too_many_waiting",
+            )
         body = {
             "status": "waiting",
             "request_id": str(request.uid),
@@ -707,13 +734,18 @@ def _inbox_keep(partner, request, envelope: dict, receipt: Receipt, *, applied_a
 def _receive_request(*, partner: Partner, envelope: dict) -> Receipt:
     if envelope["sequence"] != 1:
         raise MessageRefused(409, {"sequence": [_("A request starts at sequence 1.")]}, "sequence")
-    if MutualAidRequest.objects.filter(partner=partner, uid=envelope["request_id"]).exists():
+    # Request ids are unique across partners (the pages and the API find a request by its id
+    # alone): a partner cannot take over, or shadow, another's request by reusing its id.
+    if MutualAidRequest.objects.filter(uid=envelope["request_id"]).exists():
         raise MessageRefused(
             409, {"request_id": [_("This request exists already.")]}, "duplicate_request"
         )
     data = parse_data(AidMessageType.REQUEST, envelope["data"])
     now = timezone.now()
-    summary = envelope["data"]["summary"]
+    # Only what the format names is kept: anything else a partner adds (a reporter's phone,
+    # say) is dropped, never stored nor shown.
+    summary = _known_keys(envelope["data"]["summary"], SummarySerializer)
+    contact = _known_keys(envelope["data"]["contact"], ContactSerializer)
     request = MutualAidRequest.objects.create(
         uid=envelope["request_id"],
         direction=AidDirection.INBOUND,
@@ -723,7 +755,7 @@ def _receive_request(*, partner: Partner, envelope: dict) -> Receipt:
         reason=data["reason"],
         summary=summary,
         area=data["area"],
-        contact=envelope["data"]["contact"],
+        contact=contact,
         status_changed_at=now,
         seq_in=1,
         last_message_at=now,
@@ -736,6 +768,12 @@ def _receive_request(*, partner: Partner, envelope: dict) -> Receipt:
         "request_status": request.status,
     }
     return _inbox_keep(partner, request, envelope, Receipt(201, body), applied_at=now)
+
+
+def _known_keys(raw: dict, serializer: type) -> dict:
+    """Return the raw (JSON) values of the fields the serializer knows, and nothing else."""
+    known = serializer().fields.keys()
+    return {key: value for key, value in raw.items() if key in known}
 
 
 def _apply(*, request: MutualAidRequest, partner: Partner, envelope: dict) -> Receipt:
@@ -881,7 +919,7 @@ def _on_found(request, data, partner):
             origin=_partner_origin(partner),
             case=case,
             point=data["point"],
-            seen_at=data["found_at"],
+            seen_at=min(data["found_at"], timezone.now()),
             condition=data["condition"],
             with_whom=data["with_whom"],
             description=f"[{partner.organisation.code}] {data.get('description', '')}".strip(),

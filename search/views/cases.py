@@ -121,7 +121,7 @@ def _detail_context(request, case: Case, revealed: set[str]) -> dict:
     return {
         "case": case,
         "reasons": [reason_text(r) for r in case.priority_reasons],
-        "events": timeline_rows(case, sensitive_groups=allowed),
+        "events": timeline_rows(case, revealed=revealed),
         "allowed_sensitive": allowed,
         "revealed": revealed,
         "linked": case.linked_cases.all(),
@@ -162,16 +162,32 @@ def case_reveal(request, pk: int):
     return render(request, "search/case_detail.html", _detail_context(request, case, groups))
 
 
+def _edit_revealed(request, case: Case) -> set[str]:
+    """Return the sensitive parts on this edit form: those the editor asked to see (a POST of
+    the reveal button, recorded) or brought along from that form; none on a plain GET."""
+    if request.method != "POST":
+        return set()
+    allowed = permissions.sensitive_groups_for(request.user)
+    if request.POST.get("reveal") and allowed:
+        intake.case_record_sensitive_view(origin=origin_of(request), case=case, groups=allowed)
+        return allowed
+    return allowed if request.POST.get("with_sensitive") in ("True", "true", "on", "1") else set()
+
+
 @login_required
 def case_edit(request, pk: int):
     case = visible_case(request, pk)
     require(permissions.can_edit_case(request.user) and case.is_open)
-    if request.method != "POST":
-        form = CaseEditForm(instance=case, initial={"version": case.version})
-        return render(request, "search/case_form.html", _form_context(form, case=case))
-    form = CaseEditForm(request.POST, request.FILES, instance=Case.objects.get(pk=case.pk))
+    revealed = _edit_revealed(request, case)
+    context = {"case": case, "can_reveal": bool(permissions.sensitive_groups_for(request.user))}
+    if request.method != "POST" or request.POST.get("reveal"):
+        form = CaseEditForm(instance=case, initial={"version": case.version}, revealed=revealed)
+        return render(request, "search/case_form.html", _form_context(form, **context))
+    form = CaseEditForm(
+        request.POST, request.FILES, instance=Case.objects.get(pk=case.pk), revealed=revealed
+    )
     if not form.is_valid():
-        return render(request, "search/case_form.html", _form_context(form, case=case), status=400)
+        return render(request, "search/case_form.html", _form_context(form, **context), status=400)
     try:
         updated = intake.case_update(
             origin=origin_of(request),
@@ -184,6 +200,11 @@ def case_edit(request, pk: int):
     except intake.EditConflict as conflict:
         current = conflict.current
         mine = form.service_values()
+        if revealed:
+            # The other person's values of the sensitive fields are shown again: a new view.
+            intake.case_record_sensitive_view(
+                origin=origin_of(request), case=current, groups=revealed
+            )
         differences = [
             {
                 "label": form.fields[name].label if name in form.fields else name,
@@ -196,17 +217,17 @@ def case_edit(request, pk: int):
         # The next save is made knowingly on top of the newer version.
         data = request.POST.copy()
         data["version"] = current.version
-        retry = CaseEditForm(data, instance=current)
+        retry = CaseEditForm(data, instance=current, revealed=revealed)
         retry.is_valid()
         return render(
             request,
             "search/case_form.html",
-            _form_context(retry, case=current, conflict=differences),
+            _form_context(retry, **context, conflict=differences) | {"case": current},
             status=409,
         )
     except ValidationError as exc:
         form.add_error(None, exc)
-        return render(request, "search/case_form.html", _form_context(form, case=case), status=400)
+        return render(request, "search/case_form.html", _form_context(form, **context), status=400)
     messages.success(request, _("Changes saved."))
     return redirect("case_detail", pk=updated.pk)
 

@@ -29,6 +29,7 @@ from search.photos import MAX_PHOTO_BYTES
 from search.selectors import member_units, task_of_member, tasks_of_member
 from search.services import field
 from search.services.timeline import Origin
+from search.validators import as_utc, parse_id
 
 SERVICE_WORKER = "js/field-sw.js"
 
@@ -165,17 +166,26 @@ def _when(data) -> datetime:
     raw = (data.get("seen_at") or "").strip()
     if not raw:
         return timezone.now()
-    parsed = parse_datetime(raw)
+    try:
+        # parse_datetime answers None for a wrong shape and raises for a right shape with
+        # impossible values (month 13, hour 99, an offset of 22 hours).
+        parsed = parse_datetime(raw)
+        if parsed is not None and timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
+    except (ValueError, OverflowError):
+        parsed = None
     if parsed is None:
         raise ValidationError({"seen_at": _("Give the time as YYYY-MM-DDTHH:MM.")})
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
-    return parsed
+    return as_utc(parsed, field="seen_at")
 
 
 def _unit_for(request, data) -> Unit:
     units = member_units(request.user)
-    unit = units.filter(pk=data.get("unit") or 0).first() if data.get("unit") else units.first()
+    if data.get("unit"):
+        unit_id = parse_id(data.get("unit"))
+        unit = units.filter(pk=unit_id).first() if unit_id else None
+    else:
+        unit = units.first()
     if unit is None:
         raise Http404
     return unit
@@ -322,11 +332,8 @@ def field_action(request):
         )
     task = None
     if kind in TASK_KINDS:
-        task = (
-            task_of_member(request.user, int(data.get("task") or 0))
-            if ((data.get("task") or "").isdigit())
-            else None
-        )
+        task_id = parse_id(data.get("task"))
+        task = task_of_member(request.user, task_id) if task_id else None
         if task is None:
             return _answer(
                 request, 404, {"ok": False, "error": _("No such task for your unit.")}, back

@@ -4,7 +4,6 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,10 +14,12 @@ from django.views.decorators.http import require_POST
 from accounts.models import Unit
 from search import permissions
 from search.choices import SectorStatus
+from search.geo import geometry_from_geojson
 from search.models import Sighting
 from search.models.tasks import OPEN_TASK_STATUSES
 from search.services import dispatch
 from search.services.dispatch import WAITING_SECTOR_STATUSES, organisation_family_ids
+from search.validators import parse_id
 from search.views.cases import origin_of, require, visible_case
 
 STATUS_COLOURS = {
@@ -116,7 +117,8 @@ def case_pause(request, pk: int):
 def sector_reassign(request, pk: int):
     case = _steer(request, pk)
     sector = case.sectors.filter(h3_index=request.POST.get("sector", "").strip()).first()
-    unit = Unit.objects.filter(pk=request.POST.get("unit") or 0).first()
+    unit_id = parse_id(request.POST.get("unit"))
+    unit = Unit.objects.filter(pk=unit_id).first() if unit_id else None
     if sector is None or unit is None:
         return _done(request, case, ValidationError(_("Choose a sector of this case and a unit.")))
     try:
@@ -143,9 +145,14 @@ def area_draw(request, pk: int):
     case = _steer(request, pk)
     try:
         geojson = json.loads(request.POST.get("area", ""))
-        polygon = GEOSGeometry(json.dumps(geojson.get("geometry", geojson)))
-    except (ValueError, AttributeError, TypeError, GEOSException):
+    except (ValueError, RecursionError):
         return _done(request, case, ValidationError(_("Draw the area on the map first.")))
+    if isinstance(geojson, dict) and geojson.get("type") == "Feature":
+        geojson = geojson.get("geometry")
+    try:
+        polygon = geometry_from_geojson(geojson, kinds=("Polygon",))
+    except ValidationError as exc:
+        return _done(request, case, exc)
     try:
         dispatch.area_draw(
             origin=origin_of(request), case=case, polygon=polygon, note=request.POST.get("note", "")
