@@ -186,11 +186,13 @@ class MutualAidViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     def _run(self, request, form_class, service, field: str):
         """Check the body, call one mutual-aid service with its one value, answer the request."""
+        # The request first: one the caller may not see is a 404 whatever the body says.
+        target = self.get_object()
         form = form_class(data=request.data)
         form.is_valid(raise_exception=True)
         done = service(
             origin=api_origin(request),
-            request=self.get_object(),
+            request=target,
             **{field: form.validated_data[field]},
         )
         return self._answer(done)

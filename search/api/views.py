@@ -12,9 +12,10 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.models import Role
 from search import permissions
 from search.api.permissions import CaseDeskPermission
 from search.api.serializers import (
@@ -262,10 +263,18 @@ class CaseTimelineList(CaseChildList):
         return {**super().get_serializer_context(), "revealed": getattr(self, "revealed", set())}
 
 
+class FieldMemberPermission(BasePermission):
+    """Only members of field units poll for tasks."""
+
+    def has_permission(self, request, view):
+        return request.user.is_authenticated and request.user.has_role(Role.FIELD)
+
+
 class MyTasksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Open tasks of the caller's own units, offers first: what a field phone polls."""
 
     serializer_class = TaskSerializer
+    permission_classes = [IsAuthenticated, FieldMemberPermission]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

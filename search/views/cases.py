@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.selectors import organisations_in_scope
 from search import permissions
@@ -49,6 +49,7 @@ def visible_case(request, pk: int) -> Case:
 
 
 @login_required
+@require_safe
 def case_list(request):
     require(permissions.can_read_cases(request.user))
     base = cases_visible_to(request.user).select_related("organisation").newest_critical_first()
@@ -146,6 +147,7 @@ def _detail_context(request, case: Case, revealed: set[str]) -> dict:
 
 
 @login_required
+@require_safe
 def case_detail(request, pk: int):
     case = visible_case(request, pk)
     return render(request, "search/case_detail.html", _detail_context(request, case, set()))
@@ -311,6 +313,7 @@ def crisis_contact(request, pk: int):
 
 
 @login_required
+@require_safe
 def case_photo(request, pk: int):
     """Serve the subject's photo to those who may see the case, never from a public URL."""
     case = visible_case(request, pk)
@@ -322,6 +325,7 @@ def case_photo(request, pk: int):
 
 
 @login_required
+@require_safe
 def crisis_desk(request):
     require(permissions.can_work_crisis_desk(request.user))
     return render(request, "search/crisis_desk.html", {"cases": crisis_queue(request.user)})

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import Role, Unit
 from search.choices import EventSource, FoundCondition, SightingKind
@@ -61,6 +61,7 @@ def _task_row(task: Task) -> dict:
 
 @never_cache
 @login_required
+@require_safe
 def field_home(request):
     """My tasks: offers first with their countdown, then accepted and running ones."""
     require_field(request)
@@ -80,6 +81,7 @@ def field_home(request):
 
 @never_cache
 @login_required
+@require_safe
 def field_task(request, task_id: int):
     """One task: the sector on a map, the actions its state allows, and the report forms."""
     require_field(request)
@@ -118,6 +120,7 @@ def field_task(request, task_id: int):
 
 
 @login_required
+@require_safe
 def field_task_photo(request, task_id: int):
     """The subject's photo, for members of a unit holding a task on the case."""
     require_field(request)
@@ -129,6 +132,7 @@ def field_task_photo(request, task_id: int):
     return response
 
 
+@require_safe
 def service_worker(request):
     """Serve the service worker from /field/ so that its scope is the field app."""
     from django.contrib.staticfiles import finders

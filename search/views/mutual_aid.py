@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from search import permissions
 from search.choices import AID_OPEN_STATUSES, AidDirection, AidStatus, SubjectCategory
@@ -48,6 +48,7 @@ def _row(request: MutualAidRequest, now) -> dict:
 
 
 @login_required
+@require_safe
 def aid_board(request):
     """Every open request with partner, status, age, last message and what is overdue."""
     require(can_see_board(request.user))

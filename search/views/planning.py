@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import Unit
 from search import permissions
@@ -34,6 +34,7 @@ QUEUE_SHOWN = 15
 
 
 @login_required
+@require_safe
 def case_map(request, pk: int):
     require(permissions.can_read_cases(request.user))
     case = visible_case(request, pk)
