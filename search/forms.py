@@ -321,3 +321,20 @@ class AidAcceptForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+
+class PauseForm(forms.Form):
+    # "1" pauses, "0" resumes (a checkbox field would read "0" as ticked).
+    paused = forms.TypedChoiceField(choices=[("0", "0"), ("1", "1")], coerce=lambda v: v == "1")
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class ReassignForm(forms.Form):
+    sector = forms.RegexField(regex=r"^[0-9a-f]{15}$", max_length=15)
+    unit = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class AreaDrawForm(forms.Form):
+    # A drawn polygon of a few hundred points is a few kilobytes; this leaves room, no more.
+    area = forms.CharField(max_length=200_000)
+    note = forms.CharField(max_length=500, required=False)

@@ -134,13 +134,25 @@ def json_parse(raw: str | bytes):
         raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(str(exc)) from exc
-    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth + 1 > MAX_JSON_DEPTH:
-                    raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-                stack.append((child, depth + 1))
+        if isinstance(item, str):
+            _refuse_nul(item)
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            for key in item:
+                _refuse_nul(key)
+        for child in item.values() if isinstance(item, dict) else item:
+            stack.append((child, depth + 1))
     return value
+
+
+def _refuse_nul(text: str) -> None:
+    # PostgreSQL stores no NUL character in text or jsonb: refused here, not as a 500 there.
+    if "\x00" in text:
+        raise ValueError("a string holds a NUL character (\\u0000)")

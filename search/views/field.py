@@ -334,6 +334,16 @@ def field_action(request):
             },
             back,
         )
+    # Django's forms refuse NUL characters; these fields are read by hand, so refuse them here.
+    with_nul = sorted(name for name, values in data.lists() if any("\x00" in v for v in values))
+    if with_nul:
+        error = _("Null characters are not allowed.")
+        return _answer(
+            request,
+            400,
+            {"ok": False, "error": error, "fields": {name: [error] for name in with_nul}},
+            back,
+        )
     task = None
     if kind in TASK_KINDS:
         task_id = parse_id(data.get("task"))

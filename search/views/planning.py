@@ -1,7 +1,5 @@
 """The coordinator's map of a case: area versions, sectors, units, the offer queue, actions."""
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -14,12 +12,13 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.models import Unit
 from search import permissions
 from search.choices import SectorStatus
+from search.forms import AreaDrawForm, PauseForm, ReassignForm
 from search.geo import geometry_from_geojson
 from search.models import Sighting
 from search.models.tasks import OPEN_TASK_STATUSES
 from search.services import dispatch
 from search.services.dispatch import WAITING_SECTOR_STATUSES, organisation_family_ids
-from search.validators import parse_id
+from search.validators import json_parse
 from search.views.cases import origin_of, require, visible_case
 
 STATUS_COLOURS = {
@@ -101,13 +100,20 @@ def _done(request, case, error: ValidationError | None = None):
     return redirect("case_map", pk=case.pk)
 
 
+def _form_error(form) -> ValidationError:
+    return ValidationError([message for errors in form.errors.values() for message in errors])
+
+
 @login_required
 @require_POST
 def case_pause(request, pk: int):
     case = _steer(request, pk)
-    paused = request.POST.get("paused") == "1"
+    form = PauseForm(request.POST)
+    if not form.is_valid():
+        return _done(request, case, _form_error(form))
+    paused = form.cleaned_data["paused"]
     dispatch.search_pause(
-        origin=origin_of(request), case=case, paused=paused, reason=request.POST.get("reason", "")
+        origin=origin_of(request), case=case, paused=paused, reason=form.cleaned_data["reason"]
     )
     messages.success(request, _("Search paused.") if paused else _("Search resumed."))
     return _done(request, case)
@@ -117,9 +123,11 @@ def case_pause(request, pk: int):
 @require_POST
 def sector_reassign(request, pk: int):
     case = _steer(request, pk)
-    sector = case.sectors.filter(h3_index=request.POST.get("sector", "").strip()).first()
-    unit_id = parse_id(request.POST.get("unit"))
-    unit = Unit.objects.filter(pk=unit_id).first() if unit_id else None
+    form = ReassignForm(request.POST)
+    sector = unit = None
+    if form.is_valid():
+        sector = case.sectors.filter(h3_index=form.cleaned_data["sector"]).first()
+        unit = Unit.objects.filter(pk=form.cleaned_data["unit"]).first()
     if sector is None or unit is None:
         return _done(request, case, ValidationError(_("Choose a sector of this case and a unit.")))
     try:
@@ -144,9 +152,12 @@ def sighting_confirm(request, pk: int, sighting_id: int):
 @require_POST
 def area_draw(request, pk: int):
     case = _steer(request, pk)
+    form = AreaDrawForm(request.POST)
+    if not form.is_valid():
+        return _done(request, case, ValidationError(_("Draw the area on the map first.")))
     try:
-        geojson = json.loads(request.POST.get("area", ""))
-    except (ValueError, RecursionError):
+        geojson = json_parse(form.cleaned_data["area"])
+    except ValueError:
         return _done(request, case, ValidationError(_("Draw the area on the map first.")))
     if isinstance(geojson, dict) and geojson.get("type") == "Feature":
         geojson = geojson.get("geometry")
@@ -156,7 +167,7 @@ def area_draw(request, pk: int):
         return _done(request, case, exc)
     try:
         dispatch.area_draw(
-            origin=origin_of(request), case=case, polygon=polygon, note=request.POST.get("note", "")
+            origin=origin_of(request), case=case, polygon=polygon, note=form.cleaned_data["note"]
         )
     except ValidationError as exc:
         return _done(request, case, exc)
