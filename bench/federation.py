@@ -94,10 +94,10 @@ def start_server(env: dict) -> subprocess.Popen:
          f"127.0.0.1:{PORT}", "--workers", "2", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a busy machine starts gunicorn slowly
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{URL}/healthz", timeout=5).status_code == 200:
+            if requests.get(f"{URL}/healthz", timeout=15).status_code == 200:
                 return server
         except requests.RequestException:
             pass

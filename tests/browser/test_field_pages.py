@@ -97,7 +97,7 @@ def test_accept_report_go_offline_report_come_back_exactly_once(
     assert counts(case) == (1, 0)
 
     context.set_offline(False)  # the page replays its outbox when the connection returns
-    wait_for(lambda: counts(case) == (1, 1), timeout=20)
+    wait_for(lambda: counts(case) == (1, 1), timeout=60)
     page.wait_for_load_state()
     page.evaluate("window.beaconField && window.beaconField.flush()")  # a second replay: no-op
     assert counts(case) == (1, 1)

@@ -25,11 +25,12 @@ from django.utils import timezone
 
 from config.settings_test import redis_db
 from search.federation.signing import new_secret
+from tests.helpers import wait_http
 
 pytestmark = pytest.mark.federation
 
 ROOT = Path(__file__).resolve().parents[3]
-WAIT = 60  # seconds for anything that crosses both cities
+WAIT = 120  # seconds for anything that crosses both cities (generous: CI may be busy)
 
 
 def free_port() -> int:
@@ -138,14 +139,10 @@ class City:
             ],
             "web",
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=2).status_code in (200, 503):
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        pytest.fail(f"{self.name}'s web server did not start: {self.log('web')}")
+        try:
+            wait_http(f"{self.url}/healthz", proc=self.web)
+        except pytest.fail.Exception:
+            pytest.fail(f"{self.name}'s web server did not start: {self.log('web')}")
 
     def start_worker(self) -> None:
         self.worker = self._spawn(
@@ -226,9 +223,13 @@ def wait_for(what: str, check, timeout: float = WAIT, cities=()):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
+        try:
+            last = check()
+        except requests.RequestException as exc:  # a slow answer on a busy machine: not yet
+            last = exc
+        else:
+            if last:
+                return last
         time.sleep(0.3)
     logs = "\n".join(f"--- {c.name} worker ---\n{c.log('worker')}" for c in cities)
     pytest.fail(f"timed out waiting for {what} (last: {last!r})\n{logs}")
