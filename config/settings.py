@@ -155,6 +155,16 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    # A broker that is down must not hold a request: fail fast, the sweeps catch up.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+# Publishing retries briefly (about a second in all) before it gives up and logs.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.5,
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -171,7 +181,10 @@ CELERY_BEAT_SCHEDULE = {
     "tasks-flag-stale": {"task": "search.tasks.tasks_flag_stale", "schedule": 300.0},
     "areas-grow": {"task": "search.tasks.areas_grow", "schedule": 300.0},
     # The database is the record of what must happen: re-dispatch anything left waiting.
-    "dispatch-sweep": {"task": "search.tasks.dispatch_sweep", "schedule": 60.0},
+    "dispatch-sweep": {
+        "task": "search.tasks.dispatch_sweep",
+        "schedule": env_float("DISPATCH_SWEEP_SECONDS", 60.0),
+    },
     # Partner messages: re-send whatever the on-commit delivery left behind.
     "federation-sweep": {"task": "search.tasks.federation_sweep", "schedule": 30.0},
     "aid-escalate": {"task": "search.tasks.aid_escalate", "schedule": 60.0},

@@ -136,7 +136,7 @@ def geocode(address: str) -> GeocodeResult:
     from geopy.exc import GeocoderServiceError, GeocoderTimedOut
 
     key = _cache_key(address)
-    cached = django_cache.get(key)
+    cached = _cache_call(django_cache.get, key)
     if cached:
         lon, lat, label = cached
         return GeocodeResult(point=make_point(lon=lon, lat=lat), address=label)
@@ -153,12 +153,22 @@ def geocode(address: str) -> GeocodeResult:
     result = GeocodeResult(
         point=make_point(lon=location.longitude, lat=location.latitude), address=location.address
     )
-    django_cache.set(
+    _cache_call(
+        django_cache.set,
         key,
         (location.longitude, location.latitude, location.address),
         settings.GEOCODER["CACHE_SECONDS"],
     )
     return result
+
+
+def _cache_call(method, *args):
+    """Call the cache; with the cache down, geocoding goes on without it."""
+    try:
+        return method(*args)
+    except Exception:  # noqa: BLE001 - the cache is a help, never a condition
+        logger.warning("geocoder cache unavailable")
+        return None
 
 
 # --- Rings and sectors --------------------------------------------------------------------------

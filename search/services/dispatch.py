@@ -29,6 +29,8 @@ from search.choices import (
 from search.geo import SRID, cell_wkt, cells_in_rings, choose_resolution, circle
 from search.models import Alert, Case, SearchArea, Sector, SubjectProfile, Task
 from search.models.tasks import OPEN_TASK_STATUSES
+from search.services import queue
+from search.services.queue import queue_on_commit
 from search.services.timeline import Origin, event_record
 
 logger = logging.getLogger(__name__)
@@ -382,7 +384,7 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
             origin=Origin.system(),
             data={"offers": len(offered), "waiting": waiting},
         )
-        transaction.on_commit(lambda: _notify(offered))
+        queue_on_commit(queue.OFFERS_NOTIFY, offered)
     if (
         unreachable
         and not Alert.objects.filter(
@@ -395,12 +397,6 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
             message=f"{unreachable} sector(s) have no available unit whose area covers them.",
         )
     return OfferResult(offered=offered, waiting=waiting, unreachable=unreachable)
-
-
-def _notify(task_ids: list[int]) -> None:
-    from search.tasks import offers_notify
-
-    offers_notify.delay(task_ids)
 
 
 def dispatch_case(*, case_id: int) -> OfferResult | None:
@@ -544,9 +540,7 @@ def _require_coordinator(origin: Origin) -> None:
 
 
 def _queue_dispatch(case_id: int) -> None:
-    from search.tasks import dispatch as dispatch_task
-
-    dispatch_task.delay_on_commit(case_id)
+    queue_on_commit(queue.DISPATCH, case_id)
 
 
 @transaction.atomic
@@ -641,7 +635,7 @@ def sector_reassign(*, origin: Origin, sector: Sector, unit) -> Task:
         origin=origin,
         data={"reassigned": sector.h3_index, "unit": unit.name, "task": task.pk},
     )
-    transaction.on_commit(lambda: _notify([task.pk]))
+    queue_on_commit(queue.OFFERS_NOTIFY, [task.pk])
     return task
 
 

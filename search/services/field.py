@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 
 from search.choices import EventKind, EventSource, SectorStatus, TaskStatus
 from search.models import Sector, Task
+from search.services import queue
+from search.services.queue import queue_on_commit
 from search.services.timeline import Origin, event_record
 from search.validators import check_sighting_time
 
@@ -47,9 +49,7 @@ def _transition(
 
 
 def _queue_dispatch(case_id: int) -> None:
-    from search.tasks import dispatch
-
-    dispatch.delay_on_commit(case_id)
+    queue_on_commit(queue.DISPATCH, case_id)
 
 
 @transaction.atomic
@@ -236,9 +236,7 @@ def unit_set_availability(*, origin: Origin, unit, availability: str):
     Unit.objects.filter(pk=unit.pk).update(availability=availability)
     unit.refresh_from_db()
     if availability == Unit.Availability.AVAILABLE:
-        from search.tasks import dispatch_sweep
-
-        dispatch_sweep.delay_on_commit()
+        queue_on_commit(queue.DISPATCH_SWEEP)
     return unit
 
 

@@ -15,6 +15,8 @@ from search import permissions
 from search.choices import EventKind, Priority
 from search.models import APPEARANCE_FIELDS, CARE_FIELDS, Case
 from search.photos import clean_photo
+from search.services import queue
+from search.services.queue import queue_on_commit
 from search.services.timeline import Origin, event_record
 from search.services.triage import triage
 from search.validators import (
@@ -173,9 +175,7 @@ def case_open(*, origin: Origin, data: CaseInput, link_to: list[Case] | None = N
     )
     if link_to:
         case_link(origin=origin, case=case, others=link_to)
-    from search.tasks import dispatch
-
-    dispatch.delay_on_commit(case.pk)
+    queue_on_commit(queue.DISPATCH, case.pk)
     return case
 
 

@@ -51,6 +51,8 @@ from search.models import (
     Sector,
     Task,
 )
+from search.services import queue
+from search.services.queue import publish, queue_on_commit
 from search.services.timeline import Origin, event_record
 
 log = logging.getLogger(__name__)
@@ -196,17 +198,8 @@ def _outbox_write(*, request: MutualAidRequest, type_: str, data: dict) -> Outbo
     MutualAidRequest.objects.filter(pk=request.pk).update(
         last_message_at=now, last_message_type=type_
     )
-    transaction.on_commit(lambda: _queue_delivery(message.pk))
+    queue_on_commit(queue.DELIVER_MESSAGE, message.pk)
     return message
-
-
-def _queue_delivery(message_id: int, countdown: float | None = None) -> None:
-    from search.tasks import deliver_message
-
-    try:
-        deliver_message.apply_async((message_id,), countdown=countdown)
-    except Exception:  # noqa: BLE001 - broker down: the sweep re-sends from the outbox
-        log.warning("broker unavailable; message %s waits for the sweep", message_id)
 
 
 def _set_status(request: MutualAidRequest, status: str) -> None:
@@ -455,9 +448,7 @@ def aid_accept(*, origin: Origin, request: MutualAidRequest, note: str = "") -> 
         data={"note": note.strip(), "contact": _contact(origin.actor)},
     )
     _case_event(request, origin, "accepted", note=note.strip())
-    from search.tasks import dispatch
-
-    dispatch.delay_on_commit(case.pk)
+    queue_on_commit(queue.DISPATCH, case.pk)
     return request
 
 
@@ -1063,7 +1054,9 @@ def outbox_deliver(*, message_id: int, now: datetime | None = None) -> str:
         delay = retry_delay(message.attempts)
         message.next_attempt_at = timezone.now() + timedelta(seconds=delay)
         message.save()
-    _queue_delivery(message.pk, countdown=delay)
+    # Sent at once, not on commit: the attempt is recorded already (a failed publish is
+    # picked up by the sweep at next_attempt_at).
+    publish(queue.DELIVER_MESSAGE, message.pk, countdown=delay)
     return "retry"
 
 

@@ -6,6 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from search.models import HealthPing
+from search.services import queue
+from search.services.queue import queue_on_commit
 
 # Heartbeats older than this are pruned: enough to see a night's gap, not a growing table.
 HEARTBEAT_RETENTION = timedelta(days=2)
@@ -14,10 +16,8 @@ HEARTBEAT_RETENTION = timedelta(days=2)
 @transaction.atomic
 def health_ping_create() -> HealthPing:
     """Return a new, unprocessed ping and queue it to a worker once committed."""
-    from search.tasks import health_ping
-
     ping = HealthPing.objects.create()
-    health_ping.delay_on_commit(ping.pk)
+    queue_on_commit(queue.HEALTH_PING, ping.pk)
     return ping
 
 
