@@ -82,6 +82,15 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
 
+    def save(self, *args, **kwargs):
+        # A new password ends every API token: a lost phone's token dies with the old password.
+        password_changed = self.pk is not None and self._password is not None
+        super().save(*args, **kwargs)
+        if password_changed:
+            from knox.models import AuthToken
+
+            AuthToken.objects.filter(user=self).delete()
+
     def has_role(self, role: str) -> bool:
         """Return whether the user belongs to the group for this role."""
         return self.is_active and role in self.role_names

@@ -1,4 +1,9 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
-urlpatterns = [path("auth/token/", obtain_auth_token, name="api_token")]
+from accounts.api.views import TokenRevokeAllView, TokenRevokeView, TokenView
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="api_token"),
+    path("auth/token/revoke/", TokenRevokeView.as_view(), name="api_token_revoke"),
+    path("auth/token/revoke-all/", TokenRevokeAllView.as_view(), name="api_token_revoke_all"),
+]

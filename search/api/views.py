@@ -16,6 +16,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.models import Role
+from config.client_ip import client_ip
 from search import permissions
 from search.api.permissions import CaseDeskPermission
 from search.api.serializers import (
@@ -39,7 +40,7 @@ from search.services.timeline import Origin
 
 
 def api_origin(request) -> Origin:
-    return Origin(actor=request.user, source=EventSource.API, ip=request.META.get("REMOTE_ADDR"))
+    return Origin(actor=request.user, source=EventSource.API, ip=client_ip(request))
 
 
 class PreconditionFailed(exceptions.APIException):

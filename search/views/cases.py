@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.selectors import organisations_in_scope
+from config.client_ip import client_ip
 from search import permissions
 from search.choices import EventSource
 from search.filters import CaseFilter
@@ -35,7 +36,7 @@ CASES_PER_PAGE = 25
 
 def origin_of(request) -> Origin:
     """Return who acts and from where, for the timeline."""
-    return Origin(actor=request.user, source=EventSource.WEB, ip=request.META.get("REMOTE_ADDR"))
+    return Origin(actor=request.user, source=EventSource.WEB, ip=client_ip(request))
 
 
 def require(allowed: bool) -> None:

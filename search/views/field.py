@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import Role, Unit
+from config.client_ip import client_ip
 from search.choices import EventSource, FoundCondition, SightingKind
 from search.geo import SRID, distance_and_bearing
 from search.models import Task
@@ -40,7 +41,7 @@ def require_field(request) -> None:
 
 
 def field_origin(request) -> Origin:
-    return Origin(actor=request.user, source=EventSource.WEB, ip=request.META.get("REMOTE_ADDR"))
+    return Origin(actor=request.user, source=EventSource.WEB, ip=client_ip(request))
 
 
 def _task_row(task: Task) -> dict:

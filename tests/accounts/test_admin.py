@@ -34,7 +34,9 @@ def test_admin_change_page_of_a_unit_renders_its_map(admin_client, demo_world):
 
 
 def test_admin_refuses_a_signed_in_clerk(client, demo_world):
-    client.login(username="clerk", password="beacon-clerk")
+    from accounts.models import User
+
+    client.force_login(User.objects.get(username="clerk"))
 
     response = client.get("/admin/accounts/unit/")
 

@@ -7,7 +7,7 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -31,7 +31,7 @@ def keep_test_connection():
 
 @pytest.fixture
 def coordinator_token(coordinator):
-    return Token.objects.get_or_create(user=coordinator)[0].key
+    return AuthToken.objects.create(user=coordinator)[1]
 
 
 # Loaded once at collection: building the schema reads no data.
