@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.gis.admin import GISModelAdmin
@@ -6,6 +7,17 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation, Partner, PartnerAPIKey, Unit, User
 
+
+class GeometryTextarea(forms.Textarea):
+    """Geometry as text (WKT or GeoJSON): Django's map widget loads OpenLayers from a CDN with
+    an inline script, which the Content-Security-Policy refuses."""
+
+    supports_3d = False
+
+
+class PlainGeometryAdmin(GISModelAdmin):
+    gis_widget = GeometryTextarea
+    gis_widget_kwargs = {"attrs": {"rows": 4, "cols": 80}}
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
@@ -19,7 +31,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(GISModelAdmin):
+class OrganisationAdmin(PlainGeometryAdmin):
     list_display = ("code", "name", "level", "parent")
     list_filter = ("level",)
     list_select_related = ("parent",)
@@ -27,7 +39,7 @@ class OrganisationAdmin(GISModelAdmin):
 
 
 @admin.register(Unit)
-class UnitAdmin(GISModelAdmin):
+class UnitAdmin(PlainGeometryAdmin):
     list_display = ("name", "organisation", "kind", "availability", "last_position_at")
     list_filter = ("organisation", "kind", "availability")
     list_select_related = ("organisation",)
@@ -36,7 +48,7 @@ class UnitAdmin(GISModelAdmin):
 
 
 @admin.register(Partner)
-class PartnerAdmin(GISModelAdmin):
+class PartnerAdmin(PlainGeometryAdmin):
     list_display = ("organisation", "base_url", "auto_send", "is_active")
     list_filter = ("is_active", "auto_send")
     list_select_related = ("organisation",)

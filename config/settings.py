@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     # Installed for its hashed-key model; Beacon uses its own PartnerAPIKey tied to a partner.
     "rest_framework_api_key",
     "accounts",
@@ -72,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ApiBodyLimitMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -139,9 +142,24 @@ SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(14 * 3600)))
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 
+# HTTPS in production (README, "Deploying for real"): redirect plain HTTP, tell browsers to use
+# HTTPS only (HSTS), and behind a TLS proxy trust its X-Forwarded-Proto to know a request was
+# secure. `manage.py check --deploy` is clean with these defaults and DEBUG off.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
 # Behind our own TLS proxy (nginx and the like), the client's address is the last entry of
 # X-Forwarded-For, for lockouts, rate limits and the timeline alike (config/client_ip.py).
 BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Brute force (django-axes): after this many failures a username, and separately an address, is
 # locked out for the cool-off time; every failure is kept (admin: Axes) and logged.
@@ -310,6 +328,33 @@ SPECTACULAR_SETTINGS = {
         "PriorityEnum": "search.choices.Priority",
         "AidMessageTypeEnum": "search.choices.AidMessageType",
     },
+}
+
+# Content-Security-Policy (django-csp) on every answer: scripts, styles and everything else
+# from our own origin only (Leaflet and Swagger UI are vendored), no inline script or style;
+# map tiles from the configured tile server. No page may be framed.
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".replace("{s}", "*")
+
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", _origin(MAP["TILE_URL"])],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
 }
 
 # Mutual aid between cities (search/federation). Delivery retries back off exponentially with

@@ -1,12 +1,12 @@
 from django.contrib import admin
-from django.contrib.gis.admin import GISModelAdmin
 
+from accounts.admin import PlainGeometryAdmin
 from search import permissions
 from search.models import Alert, Case, HealthPing, SearchArea, SubjectProfile, Task
 
 
 @admin.register(Case)
-class CaseAdmin(GISModelAdmin):
+class CaseAdmin(PlainGeometryAdmin):
     list_display = ("reference", "subject_name", "category", "status", "organisation", "created_at")
     list_filter = ("status", "category", "organisation")
     list_select_related = ("organisation",)
@@ -31,7 +31,7 @@ class SubjectProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(SearchArea)
-class SearchAreaAdmin(GISModelAdmin):
+class SearchAreaAdmin(PlainGeometryAdmin):
     list_display = ("case", "version", "reason", "is_current", "computed_at")
     list_filter = ("reason", "is_current")
     list_select_related = ("case",)

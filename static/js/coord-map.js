@@ -1,6 +1,10 @@
 // The coordinator's map: rings of the current area, sectors coloured by status, units, and a
 // simple polygon drawing tool for a manual area (no plugin: taps add corners).
 (function () {
+  // Legend swatches take their colour here: the Content-Security-Policy allows no style="".
+  document.querySelectorAll(".swatch[data-colour]").forEach(function (swatch) {
+    swatch.style.background = swatch.dataset.colour;
+  });
   var el = document.getElementById("coord-map");
   var dataEl = document.getElementById("map-data");
   if (!el || !dataEl || !window.L) { return; }

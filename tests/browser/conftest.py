@@ -40,14 +40,40 @@ def chromium():
         browser.close()
 
 
+# Every policy violation on every page is said on the console, where the test hears it.
+REPORT_VIOLATIONS = (
+    "document.addEventListener('securitypolicyviolation', function (e) {"
+    " console.error('Content Security Policy refused ' + e.violatedDirective + ' '"
+    " + (e.blockedURI || 'inline') + ' at ' + e.documentURI); });"
+)
+
+
+def phone_context(chromium):
+    """Return a 360 px browser context and the list the Content-Security-Policy's refusals on
+    any of its pages land in (a test asserts it stays empty)."""
+    context = chromium.new_context(viewport=PHONE, locale="en-US")
+    context.add_init_script(REPORT_VIOLATIONS)
+    refused: list[str] = []
+    context.on(
+        "console",
+        lambda message: refused.append(message.text)
+        if "Content Security Policy" in message.text
+        else None,
+    )
+    # Generous: CI's machine may be busy, and a wait returns as soon as its condition holds.
+    context.set_default_timeout(30_000)
+    return context, refused
+
+
 @pytest.fixture
 def phone(chromium):
     """A fresh browser context the size of a 360 px phone, speaking English."""
-    context = chromium.new_context(viewport=PHONE, locale="en-US")
+    context, refused = phone_context(chromium)
     page = context.new_page()
-    page.set_default_timeout(10_000)
     yield page
     context.close()
+    # Anything the Content-Security-Policy blocked is a page that does not work as written.
+    assert refused == [], refused
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from PIL import Image
 
 from search.models import Sighting
 from search.services import dispatch
-from tests.browser.conftest import PHONE, a11y_problems
+from tests.browser.conftest import a11y_problems, phone_context
 from tests.factories import UserFactory
 from tests.helpers import wait_for
 from tests.search.dispatch_world import LAST_SEEN, build_world, open_case
@@ -48,9 +48,8 @@ def test_accept_report_go_offline_report_come_back_exactly_once(
     dispatch.dispatch_case(case_id=case.pk)
     member = UserFactory(username="walker", organisation=world.city, roles=["field"])
     world.near.members.add(member)
-    context = chromium.new_context(viewport=PHONE, locale="en-US")
+    context, field_refused = phone_context(chromium)
     page = context.new_page()
-    page.set_default_timeout(10_000)
     base = live_server.url
 
     sign_in(page, base, "walker", "/field/")
@@ -102,7 +101,8 @@ def test_accept_report_go_offline_report_come_back_exactly_once(
     page.evaluate("window.beaconField && window.beaconField.flush()")  # a second replay: no-op
     assert counts(case) == (1, 1)
 
-    coordinator = chromium.new_context(viewport=PHONE, locale="en-US").new_page()
+    coordinator_context, refused = phone_context(chromium)
+    coordinator = coordinator_context.new_page()
     world.clerk.set_password(PASSWORD)
     world.clerk.save()
     sign_in(coordinator, base, world.clerk.username, f"/cases/{case.pk}/map/")
@@ -110,6 +110,8 @@ def test_accept_report_go_offline_report_come_back_exactly_once(
     assert "Boy in a red coat" in text and "A blue glove" in text
     shoot(coordinator, "field-05-coordinator-sees-reports")
     context.close()
+    coordinator_context.close()
+    assert field_refused + refused == [], field_refused + refused
 
 
 def test_the_accessibility_check_itself_finds_problems(phone):
