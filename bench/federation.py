@@ -55,6 +55,7 @@ def bench_env() -> dict:
     env["API_THROTTLE_RATE"] = "1000000/min"  # the bench measures work, not the rate limit
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     env["DEBUG"] = "0"  # as deployed: no query log, no debug pages
+    env["SECURE_SSL_REDIRECT"] = "0"  # loopback without TLS
     env["SECRET_KEY"] = secrets.token_urlsafe(32)
     env["ALLOWED_HOSTS"] = "127.0.0.1"
     env["LOG_LEVEL"] = "WARNING"

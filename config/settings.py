@@ -324,6 +324,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "search.api.schema.document_errors_and_omissions",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PriorityEnum": "search.choices.Priority",
         "AidMessageTypeEnum": "search.choices.AidMessageType",

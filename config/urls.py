@@ -24,3 +24,6 @@ urlpatterns = [
 ]
 # MEDIA_ROOT is never served as such, in any mode: photos go only through the views that check
 # who may see the case (/cases/<id>/photo/, /field/tasks/<id>/photo/).
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

@@ -8,7 +8,7 @@ from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from search import permissions
-from search.choices import LocationSource, Outcome
+from search.choices import FoundCondition, LocationSource, Outcome
 from search.models import (
     APPEARANCE_FIELDS,
     CARE_FIELDS,
@@ -144,6 +144,8 @@ class CaseSerializer(serializers.ModelSerializer):
     last_seen_location = PointField(source="last_seen_point")
     priority_reasons = serializers.SerializerMethodField()
     photo_url = serializers.SerializerMethodField()
+    # Blank until the case ends: the schema must allow "" beside the outcomes.
+    outcome = serializers.ChoiceField(choices=Outcome.choices, allow_blank=True, read_only=True)
 
     SENSITIVE = {
         field: group for group, fields in permissions.SENSITIVE_FIELDS.items() for field in fields
@@ -291,7 +293,11 @@ class CloseSerializer(serializers.Serializer):
 
 class SightingSerializer(serializers.ModelSerializer):
     point = PointField()
-    unit = serializers.CharField(source="unit.name", default=None)
+    unit = serializers.CharField(source="unit.name", default=None, allow_null=True)
+    # Only a "found" report says how the person is.
+    condition = serializers.ChoiceField(
+        choices=FoundCondition.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Sighting
@@ -316,7 +322,7 @@ class CaseEventSerializer(serializers.ModelSerializer):
     """An event as stored, except that sensitive values show only when revealed (recorded);
     a masked event no longer matches its hash, which `verify_timeline` checks on the server."""
 
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     data = serializers.SerializerMethodField()
 
     class Meta:

@@ -166,14 +166,16 @@ class CaseViewSet(
         body = CaseSerializer(case, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": f"{case.pk}/"})
 
-    @action(detail=True, url_path="search-areas")
+    @extend_schema(responses=SearchAreaSerializer(many=True))
+    @action(detail=True, url_path="search-areas", pagination_class=None)
     def search_areas(self, request, pk=None):
         """Every version of the search area, newest first, as a GeoJSON FeatureCollection."""
         case = self.get_object()
         areas = case.areas.order_by("-version")
         return Response(SearchAreaSerializer(areas, many=True).data)
 
-    @action(detail=True)
+    @extend_schema(responses=SectorSerializer(many=True))
+    @action(detail=True, pagination_class=None)
     def sectors(self, request, pk=None):
         """Sectors of the current area as a GeoJSON FeatureCollection, for the map."""
         case = self.get_object()
