@@ -17,8 +17,8 @@ def document_errors_and_omissions(result, generator, request, public):
     - Sensitive case fields are answered only to the roles that may see them, after a recorded
       reveal: they are never required in an answer.
     - Every operation can be refused: 401 and 403 (who you are), 429 (the rate limit), 404 where
-      the path names an object (or a page), 400 where input is read (a body or query parameters), and 413 and
-      415 where there is a body. Each refusal has the same JSON shape.
+      the path names an object (or a page), 400 where input is read (a body or query
+      parameters), and 413 and 415 where there is a body. Each refusal has the same JSON shape.
     """
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR)
