@@ -1,5 +1,5 @@
 # README's two commands: `make run` and `make test`. Both install what is missing first.
-.PHONY: run test setup lint bench messages
+.PHONY: run test setup lint bench messages mutate
 
 run:
 	bash .ci/stack run
@@ -21,3 +21,10 @@ bench:
 
 messages:
 	.venv/bin/python manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*'
+
+# Mutation testing of the rule modules ([tool.mutmut] in pyproject.toml); not part of `make test`.
+mutate:
+	bash .ci/stack setup
+	rm -rf mutants
+	. var/stack.env && .venv/bin/mutmut run >var/mutmut.log 2>&1 || { tail -40 var/mutmut.log; exit 1; }
+	. var/stack.env && .venv/bin/python .ci/mutate_report.py

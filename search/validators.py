@@ -48,20 +48,22 @@ SIGHTING_LEAD = timedelta(days=7)
 MAX_UTC_OFFSET = timedelta(hours=14)
 
 
+def _refusal(field: str, message: str, code: str) -> ValidationError:
+    # A code given beside a dict of errors is dropped: it must sit on each error.
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
 def as_utc(moment: datetime, *, field: str) -> datetime:
     """Return the aware time in UTC, or raise ValidationError if its offset is no real place's."""
     offset = moment.utcoffset()
     if offset is not None and abs(offset) > MAX_UTC_OFFSET:
-        raise ValidationError(
-            {field: _("The time zone offset is out of range (UTC-12 to UTC+14).")}, code="offset"
-        )
+        message = _("The time zone offset is out of range (UTC-12 to UTC+14).")
+        raise _refusal(field, message, "offset")
     try:
         return moment.astimezone(UTC)
     except OverflowError:
         # Year 1 east of Greenwich, or year 9999 west of it.
-        raise ValidationError(
-            {field: _("Give a time between 1900 and 3000.")}, code="range"
-        ) from None
+        raise _refusal(field, _("Give a time between 1900 and 3000."), "range") from None
 
 
 def years_before(moment: datetime, years: int) -> datetime:
@@ -78,15 +80,14 @@ def check_moment(
     """Raise ValidationError naming the field if the time is in the future or too early."""
     now = now or timezone.now()
     if value > now + CLOCK_SKEW:
-        raise ValidationError({field: _("This time is in the future.")}, code="future")
+        raise _refusal(field, _("This time is in the future."), "future")
     earliest = max(earliest, EARLIEST_TIME)
     if value < earliest:
-        raise ValidationError(
-            {
-                field: _("This time is too long ago: give a time after %(earliest)s.")
-                % {"earliest": timezone.localtime(earliest).strftime("%Y-%m-%d %H:%M")}
-            },
-            code="too_early",
+        raise _refusal(
+            field,
+            _("This time is too long ago: give a time after %(earliest)s.")
+            % {"earliest": timezone.localtime(earliest).strftime("%Y-%m-%d %H:%M")},
+            "too_early",
         )
 
 
@@ -94,12 +95,12 @@ def check_birth_date(value: date, *, field: str = "date_of_birth", today: date |
     """Raise ValidationError if the date of birth is in the future or over MAX_AGE_YEARS ago."""
     today = today or timezone.localdate()
     if value > today:
-        raise ValidationError({field: _("The date of birth is in the future.")}, code="future")
+        raise _refusal(field, _("The date of birth is in the future."), "future")
     if value < years_before(datetime.combine(today, time()), MAX_AGE_YEARS).date():
-        raise ValidationError(
-            {field: _("The date of birth is more than %(years)d years ago.")
-             % {"years": MAX_AGE_YEARS}},
-            code="too_early",
+        raise _refusal(
+            field,
+            _("The date of birth is more than %(years)d years ago.") % {"years": MAX_AGE_YEARS},
+            "too_early",
         )
 
 

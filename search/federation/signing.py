@@ -55,18 +55,15 @@ def verify(*, secrets_: Iterable[str], body: bytes, headers: dict[str, str]) -> 
     hooks = _webhooks(secrets_)
     if not hooks:
         raise SignatureError("no signing secret is set for this partner")
-    problem = "no matching signature"
+    problems = []
     for hook in hooks:
         try:
             hook.verify(body, headers, json_parse=False)
             return
         except WebhookVerificationError as exc:
-            problem = str(exc)
-            if "timestamp" in problem.lower() or "headers" in problem.lower():
-                break  # the same for every secret
+            problems.append(str(exc))
         except (ValueError, binascii.Error):
             # A malformed signature list ("v1" with no comma, bad base64) or a body that is
             # not UTF-8: the library raises these rather than its own error.
-            problem = "malformed signature header"
-            break
-    raise SignatureError(problem)
+            problems.append("malformed signature header")
+    raise SignatureError(problems[-1])

@@ -69,7 +69,7 @@ def triage(
 ) -> Triage:
     """Return the priority with every rule that produced it."""
     reasons: list[dict] = []
-    category_rating = CATEGORY_RATING.get(SubjectCategory(category), 2)
+    category_rating = CATEGORY_RATING[SubjectCategory(category)]
     reasons.append({"code": "category", "value": category, "rating": category_rating})
     total = category_rating * CATEGORY_WEIGHT
 
@@ -88,7 +88,7 @@ def triage(
     )
     total += medical_rating
 
-    weather_rating = WEATHER_RATING.get(WeatherExposure(weather), 3)
+    weather_rating = WEATHER_RATING[WeatherExposure(weather)]
     reasons.append({"code": "weather", "value": weather, "rating": weather_rating})
     total += weather_rating
 
