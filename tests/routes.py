@@ -43,3 +43,47 @@ def _walk(patterns, prefix=""):
 def all_routes() -> list[Route]:
     """Return every route Beacon itself serves (the admin is covered by its own rows)."""
     return [r for r in _walk(get_resolver().url_patterns) if not SKIPPED.search(r.pattern)]
+
+
+def objects_behind_every_route(case, *, coordinator, field_user) -> dict[str, object]:
+    """Give the case what every route can name (a task for the field user's unit, a clue, an
+    alert, a request to the partner HS) and return the values that fill the routes' parameters.
+    The demo world must be seeded."""
+    from accounts.models import Partner, Unit
+    from search.services import dispatch, field, mutual_aid
+    from search.services.timeline import Origin
+
+    unit = Unit.objects.filter(members=field_user).first()
+    dispatch.dispatch_case(case_id=case.pk)
+    task = case.tasks.filter(unit=unit).first() or dispatch.sector_reassign(
+        origin=Origin(actor=coordinator),
+        sector=case.sectors.filter(outside_jurisdiction=False).first(),
+        unit=unit,
+    )
+    sighting = field.sighting_record(
+        origin=Origin(actor=field_user),
+        case=case,
+        kind="clue",
+        point=unit.last_position,
+        seen_at=case.last_seen_at,
+        description="a shoe",
+        unit=unit,
+    )
+    Partner.objects.filter(organisation__code="HS").update(
+        signing_secret="s" * 32, outbound_api_key="key-they-gave-us"
+    )
+    aid = mutual_aid.aid_request_send(
+        origin=Origin(actor=coordinator),
+        case=case,
+        partner=Partner.objects.get(organisation__code="HS"),
+        reason="border",
+    )
+    return {
+        "pk": case.pk,
+        "id": case.pk,
+        "task_id": task.pk,
+        "sighting_id": sighting.pk,
+        "alert_id": case.alerts.first().pk,
+        "uid": aid.uid,
+        "request_id": aid.uid,
+    }

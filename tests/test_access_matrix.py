@@ -18,9 +18,9 @@ from drf_spectacular.generators import SchemaGenerator
 from PIL import Image
 
 from accounts.models import Organisation, Partner, PartnerAPIKey, Unit, User
-from search.services import dispatch, field, intake, mutual_aid
+from search.services import intake
 from search.services.timeline import Origin
-from tests.routes import all_routes
+from tests.routes import all_routes, objects_behind_every_route
 from tests.search.intake_data import service_values
 
 pytestmark = pytest.mark.django_db
@@ -235,36 +235,9 @@ def world(demo_world):
             photo=SimpleUploadedFile("p.jpg", _jpeg()),
         ),
     )
-    dispatch.dispatch_case(case_id=case.pk)
-    task = case.tasks.filter(unit=unit).first() or dispatch.sector_reassign(
-        origin=Origin(actor=coordinator),
-        sector=case.sectors.filter(outside_jurisdiction=False).first(),
-        unit=unit,
-    )
-    sighting = field.sighting_record(
-        origin=Origin(actor=field_user),
-        case=case,
-        kind="clue",
-        point=unit.last_position,
-        seen_at=case.last_seen_at,
-        unit=unit,
-    )
+    values = objects_behind_every_route(case, coordinator=coordinator, field_user=field_user)
     partner = Partner.objects.get(organisation__code="HS")
-    Partner.objects.filter(pk=partner.pk).update(signing_secret="s" * 32, outbound_api_key="k")
-    partner.refresh_from_db()
-    aid = mutual_aid.aid_request_send(
-        origin=Origin(actor=coordinator), case=case, partner=partner, reason="border"
-    )
     _, key = PartnerAPIKey.objects.create_key(partner=partner, name="matrix")
-    values = {
-        "pk": case.pk,
-        "id": case.pk,
-        "task_id": task.pk,
-        "sighting_id": sighting.pk,
-        "alert_id": case.alerts.first().pk,
-        "uid": aid.uid,
-        "request_id": aid.uid,
-    }
     return actors, key, values
 
 

@@ -7,13 +7,13 @@ a new page or endpoint is searched without anyone remembering to add it here.
 
 import pytest
 
-from accounts.models import Organisation, Partner, Unit, User
+from accounts.models import Organisation, Unit, User
 from search import permissions
 from search.choices import EventKind
 from search.models import CaseEvent
-from search.services import dispatch, field, intake, mutual_aid
+from search.services import intake
 from search.services.timeline import Origin
-from tests.routes import all_routes
+from tests.routes import all_routes, objects_behind_every_route
 from tests.search.intake_data import service_values
 
 pytestmark = pytest.mark.django_db
@@ -62,37 +62,7 @@ def world(demo_world):
         ),
         expected_version=case.version,
     )
-    dispatch.dispatch_case(case_id=case.pk)
-    task = case.tasks.filter(unit=unit).first()
-    if task is None:
-        sector = case.sectors.filter(outside_jurisdiction=False).first()
-        task = dispatch.sector_reassign(origin=Origin(actor=coordinator), sector=sector, unit=unit)
-    sighting = field.sighting_record(
-        origin=Origin(actor=field_user),
-        case=case,
-        kind="clue",
-        point=base,
-        seen_at=case.last_seen_at,
-        description="a shoe",
-        unit=unit,
-    )
-    partner = Partner.objects.get(organisation__code="HS")
-    Partner.objects.filter(pk=partner.pk).update(
-        signing_secret="s" * 32, outbound_api_key="key-they-gave-us"
-    )
-    partner.refresh_from_db()
-    aid = mutual_aid.aid_request_send(
-        origin=Origin(actor=coordinator), case=case, partner=partner, reason="border"
-    )
-    values = {
-        "pk": case.pk,
-        "id": case.pk,
-        "task_id": task.pk,
-        "sighting_id": sighting.pk,
-        "alert_id": case.alerts.first().pk,
-        "uid": aid.uid,
-        "request_id": aid.uid,
-    }
+    values = objects_behind_every_route(case, coordinator=coordinator, field_user=field_user)
     return case, values
 
 
