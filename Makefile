@@ -26,5 +26,9 @@ messages:
 mutate:
 	bash .ci/stack setup
 	rm -rf mutants
-	. var/stack.env && .venv/bin/mutmut run >var/mutmut.log 2>&1 || { tail -40 var/mutmut.log; exit 1; }
+	# Its own test database and Redis numbers, so it can run beside `make test`.
+	. var/stack.env && DATABASE_URL=$${MUTATE_DATABASE_URL:-$${DATABASE_URL%/*}/beacon_mutate} \
+	  TEST_CACHE_URL=$${MUTATE_CACHE_URL:-$${REDIS_URL%/*}/10} \
+	  TEST_CELERY_BROKER_URL=$${MUTATE_BROKER_URL:-$${REDIS_URL%/*}/9} \
+	  .venv/bin/mutmut run >var/mutmut.log 2>&1 || { tail -40 var/mutmut.log; exit 1; }
 	. var/stack.env && .venv/bin/python .ci/mutate_report.py

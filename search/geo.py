@@ -219,7 +219,10 @@ def cells_in_rings(*, lat: float, lon: float, radii_m: list[float], resolution: 
 
     outer = radii_m[-1]
     centre_cell = h3.latlng_to_cell(lat, lon, resolution)
-    spacing = h3.average_hexagon_edge_length(resolution, "m") * math.sqrt(3)
+    # Each ring of grid_disk reaches at least 1.5 edge lengths further (towards the hexagons'
+    # corners; sqrt(3) edges only towards their sides), and cells vary in size across the
+    # grid: one ring more than that covers every cell whose centre lies within the radius.
+    spacing = h3.average_hexagon_edge_length(resolution, "m") * 1.5
     k = math.ceil(outer / spacing) + 1
     members: list[tuple[str, float, float, int]] = []
     for cell in h3.grid_disk(centre_cell, k):
