@@ -22,6 +22,7 @@ from search.services.triage import triage
 from search.validators import (
     CLOCK_SKEW,
     MAX_LAST_SEEN_YEARS,
+    as_utc,
     check_birth_date,
     check_moment,
     years_before,
@@ -74,6 +75,8 @@ def check_timing(
     """Raise ValidationError if the last-seen time is in the future, before birth or over
     MAX_LAST_SEEN_YEARS ago, or the date of birth is in the future or over MAX_AGE_YEARS ago."""
     now = now or timezone.now()
+    # An offset no place has (+22:00 parses as ISO 8601) is refused before any comparison.
+    last_seen_at = as_utc(last_seen_at, field="last_seen_at")
     if last_seen_at > now + CLOCK_SKEW:
         raise ValidationError(
             {"last_seen_at": _("The last-seen time is in the future.")}, code="future"
@@ -152,6 +155,8 @@ def case_open(*, origin: Origin, data: CaseInput, link_to: list[Case] | None = N
         raise PermissionDenied(_("Your account belongs to no organisation."))
     values = {key: data.values[key] for key in INTAKE_FIELDS if key in data.values}
     check_timing(last_seen_at=values["last_seen_at"], date_of_birth=values.get("date_of_birth"))
+    # Stored in UTC: PostgreSQL refuses offsets past about 16 hours.
+    values["last_seen_at"] = as_utc(values["last_seen_at"], field="last_seen_at")
     now = timezone.now()
     result = compute_triage(values, now=now)
     case = Case(
@@ -214,6 +219,8 @@ def case_update(*, origin: Origin, case: Case, data: CaseInput, expected_version
     values = {key: data.values[key] for key in INTAKE_FIELDS if key in data.values}
     merged = {key: getattr(current, key) for key in INTAKE_FIELDS} | values
     check_timing(last_seen_at=merged["last_seen_at"], date_of_birth=merged.get("date_of_birth"))
+    if "last_seen_at" in values:
+        values["last_seen_at"] = as_utc(values["last_seen_at"], field="last_seen_at")
     changes = {}
     for key, new in values.items():
         old = getattr(current, key)

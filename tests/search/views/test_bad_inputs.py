@@ -267,3 +267,23 @@ def test_a_stored_photo_carries_pixels_only(fmt):
     with Image.open(io.BytesIO(cleaned)) as back:
         assert back.size == (32, 32)
         assert not {"comment", "xmp", "exif", "Comment"} & set(back.info)
+
+
+def test_the_edit_form_refuses_an_offset_no_place_has(client, world):
+    # Found by the fuzzer: ISO 8601 parsing takes "+22:00", which PostgreSQL refuses.
+    from tests.search.intake_data import form_payload
+
+    w, case, _, _ = world
+    client.force_login(w.clerk)
+    case.refresh_from_db()
+    body = {
+        **form_payload(latitude="34.25", longitude="117.3"),
+        "version": str(case.version),
+        "last_seen_at": "2026-11-24T10:00+22:00",
+    }
+    response = client.post(f"/cases/{case.pk}/edit/", body)
+    assert response.status_code == 400
+    errors = {n: [str(e) for e in es] for n, es in response.context["form"].errors.items()}
+    assert "offset is out of range" in " ".join(errors["last_seen_at"])
+    case.refresh_from_db()
+    assert case.version == 1

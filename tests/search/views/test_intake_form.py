@@ -108,6 +108,12 @@ BAD_INPUTS = [
         "last_seen_at",
         "too long ago",
     ),
+    (
+        "offset of 22 hours",
+        {"last_seen_at": "2026-11-24T10:00+22:00"},
+        "last_seen_at",
+        "offset is out of range",
+    ),
     ("latitude", {"latitude": "91"}, "latitude", "less than or equal to 90"),
     ("longitude", {"longitude": "-180.5"}, "longitude", "greater than or equal to -180"),
     ("no place", {"latitude": "", "longitude": "", "address": ""}, "address", "Pin the last-seen"),
