@@ -1,6 +1,8 @@
 """Named reads about people and organisations."""
 
-from accounts.models import Organisation, User
+from django.contrib.gis.geos import Point
+
+from accounts.models import Organisation, Unit, User
 
 
 def organisation_tree_ids(organisation: Organisation | None) -> list[int]:
@@ -19,3 +21,33 @@ def organisation_tree_ids(organisation: Organisation | None) -> list[int]:
 def organisations_in_scope(user: User):
     """Return the organisations whose cases this user's role may see."""
     return Organisation.objects.filter(pk__in=organisation_tree_ids(user.organisation))
+
+
+def root_organisation(organisation: Organisation) -> Organisation:
+    """Return the city at the top of the organisation's tree."""
+    while organisation.parent_id:
+        organisation = organisation.parent
+    return organisation
+
+
+def organisation_family_ids(organisation: Organisation) -> list[int]:
+    """Return the ids of the organisation's whole city: its root organisation and all below."""
+    return organisation_tree_ids(root_organisation(organisation))
+
+
+def point_in_city(*, organisation: Organisation, point: Point) -> bool:
+    """Return whether the point lies in the jurisdiction of the organisation's city."""
+    return Organisation.objects.filter(
+        pk__in=organisation_family_ids(organisation), jurisdiction__contains=point
+    ).exists()
+
+
+# The rule "this unit can take work at this point", for raw SQL that matches many points at once
+# (dispatch); Unit.objects.available().covering(point) is the same rule for one point, and
+# tests/accounts/test_unit_queries.py holds the two to the same answers. Parameter: %(available)s.
+UNIT_CAN_TAKE_SQL = "{unit}.availability = %(available)s AND ST_Contains({unit}.home_area, {point})"
+
+
+def units_can_take(point: Point):
+    """Return the units available now whose home area holds the point."""
+    return Unit.objects.available().covering(point)

@@ -367,6 +367,9 @@ FEDERATION = {
     "TIMEOUT_SECONDS": env_float("FEDERATION_TIMEOUT_SECONDS", 10.0),
     "RETRY_BASE_SECONDS": env_float("FEDERATION_RETRY_BASE_SECONDS", 5.0),
     "RETRY_CAP_SECONDS": env_float("FEDERATION_RETRY_CAP_SECONDS", 600.0),
+    # How long a worker holds a message it is sending; past it, another worker may send it.
+    # Longer than a send can take (connect and read timeouts, signing).
+    "LEASE_SECONDS": env_float("FEDERATION_LEASE_SECONDS", 120.0),
     "MAX_BODY_BYTES": int(os.environ.get("FEDERATION_MAX_BODY_BYTES", str(1024 * 1024))),
     # A request the partner has not accepted or declined in this time is flagged to coordinators.
     "ESCALATE_AFTER_MINUTES": int(os.environ.get("FEDERATION_ESCALATE_AFTER_MINUTES", "15")),

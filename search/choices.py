@@ -216,3 +216,18 @@ AID_TYPES_FROM_ORIGIN = frozenset({"request", "closed", "cancelled", "note", "si
 AID_TYPES_FROM_HELPER = frozenset(
     {"accepted", "declined", "active", "sighting", "sectors_searched", "found", "note"}
 )
+# What may follow what, on both sides. The helping city moves the request to accepted,
+# declined or active; the asking city ends it.
+AID_TRANSITIONS: dict[str, frozenset[str]] = {
+    AidMessageType.ACCEPTED: frozenset({AidStatus.SENT, AidStatus.ACKNOWLEDGED}),
+    AidMessageType.DECLINED: frozenset({AidStatus.SENT, AidStatus.ACKNOWLEDGED}),
+    AidMessageType.ACTIVE: frozenset({AidStatus.ACCEPTED}),
+    AidMessageType.CLOSED: frozenset(AID_OPEN_STATUSES),
+    AidMessageType.CANCELLED: frozenset(AID_OPEN_STATUSES),
+}
+# Progress reports make sense only once the partner has taken the request on.
+AID_WORKING_STATUSES = (AidStatus.ACCEPTED, AidStatus.ACTIVE)
+# Waiting for the partner's yes or no: the state the aid board and the escalation call overdue.
+AID_AWAITING_ANSWER = (AidStatus.SENT, AidStatus.ACKNOWLEDGED)
+# Sectors in these states wait in the offer queue.
+WAITING_SECTOR_STATUSES = (SectorStatus.UNASSIGNED, SectorStatus.NEEDS_RESEARCH)

@@ -13,9 +13,9 @@ from search.choices import (
     Priority,
 )
 from search.geo import GeocodingError, geocode, make_point
-from search.models import APPEARANCE_FIELDS, CARE_FIELDS, Case
+from search.models import APPEARANCE_FIELDS, REPORT_FIELDS, Case
 from search.photos import clean_photo
-from search.selectors import point_in_any_jurisdiction
+from search.services import intake
 from search.services.intake import check_timing
 from search.validators import normalise_phone
 
@@ -65,23 +65,7 @@ class CaseForm(forms.ModelForm):
 
     class Meta:
         model = Case
-        fields = [
-            "subject_name",
-            "sex",
-            "date_of_birth",
-            "estimated_age",
-            *APPEARANCE_FIELDS,
-            "photo",
-            "category",
-            *CARE_FIELDS,
-            "weather_exposure",
-            "last_seen_at",
-            "circumstances",
-            "reporter_name",
-            "reporter_phone",
-            "reporter_relation",
-            "report_channel",
-        ]
+        fields = [*REPORT_FIELDS, "photo"]
         widgets = {
             "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "last_seen_at": forms.DateTimeInput(
@@ -170,11 +154,10 @@ class CaseForm(forms.ModelForm):
                 check_timing(last_seen_at=last_seen_at, date_of_birth=cleaned.get("date_of_birth"))
             except ValidationError as exc:
                 self.add_error(None, exc)
-        dob, estimate = cleaned.get("date_of_birth"), cleaned.get("estimated_age")
-        if dob and estimate is not None:
-            self.add_error(
-                "estimated_age", _("Give a date of birth or an estimated age, not both.")
-            )
+        try:
+            intake.check_age_source(cleaned)
+        except ValidationError as exc:
+            self.add_error(None, exc)
         return cleaned
 
     def _clean_place(self, cleaned):
@@ -206,20 +189,24 @@ class CaseForm(forms.ModelForm):
         else:
             self.add_error("address", _("Pin the last-seen place on the map or type its address."))
             return
-        if not point_in_any_jurisdiction(self.point) and not cleaned.get("confirm_outside"):
+        if not cleaned.get("confirm_outside") and intake.point_needs_confirming(self.point):
             self.outside_jurisdiction = True
             self.add_error(
                 "confirm_outside",
                 _("This place is outside every known jurisdiction. Check it, or tick to confirm."),
             )
 
+    def service_input(self) -> "intake.CaseInput":
+        """Return the cleaned report as the intake service takes it."""
+        return intake.CaseInput(
+            values=self.service_values(),
+            photo=self.cleaned_data.get("photo"),
+            confirmed_outside=bool(self.cleaned_data.get("confirm_outside")),
+        )
+
     def service_values(self) -> dict:
         """Return the cleaned values as the intake service takes them."""
-        values = {
-            key: value
-            for key, value in self.cleaned_data.items()
-            if key in self.Meta.fields and key != "photo"
-        }
+        values = {key: value for key, value in self.cleaned_data.items() if key in REPORT_FIELDS}
         values.update(
             last_seen_point=self.point,
             location_source=self.location_source,

@@ -5,13 +5,13 @@ from difflib import SequenceMatcher
 
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 
 from accounts.models import Organisation, Role, User
 from accounts.selectors import organisation_tree_ids
 from search import permissions
-from search.choices import AidDirection, AidStatus
-from search.models import Case, MutualAidRequest
+from search.choices import WAITING_SECTOR_STATUSES, AidDirection, AidStatus
+from search.models import Case, MutualAidRequest, Sector
 from search.models.cases import CaseQuerySet
 
 # What "looks like the same person" means at intake.
@@ -145,4 +145,16 @@ def aid_requests_awaiting_answer(user: User):
     """Return the partners' requests this desk has not yet accepted or declined."""
     return aid_requests_visible_to(user).filter(
         direction=AidDirection.INBOUND, status__in=[AidStatus.SENT, AidStatus.ACKNOWLEDGED]
+    )
+
+
+def aid_requests_of_partner(partner) -> "QuerySet[MutualAidRequest]":
+    """Return the requests between this partner and us, and nothing else."""
+    return MutualAidRequest.objects.filter(partner=partner)
+
+
+def waiting_sectors() -> "QuerySet[Sector]":
+    """Return sectors in the offer queue: in a current area, on our ground, not taken."""
+    return Sector.objects.filter(
+        in_current_area=True, outside_jurisdiction=False, status__in=WAITING_SECTOR_STATUSES
     )

@@ -4,8 +4,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
-from search.services import dispatch as dispatch_service
-from search.services import ops
+from search.services import areas, offers, ops
+from search.services.aid import relay
 
 
 @shared_task(bind=True)
@@ -23,35 +23,32 @@ def heartbeat(self) -> None:
 @shared_task(bind=True, max_retries=5, default_retry_delay=5)
 def dispatch(self, case_id: int) -> None:
     """Compute the case's search area if it has none, then offer what waits to units."""
-    dispatch_service.dispatch_case(case_id=case_id)
+    areas.dispatch_case(case_id=case_id)
 
 
 @shared_task
 def offers_expire() -> None:
     """Expire unanswered offers and offer those sectors to the next units."""
-    for case_id in dispatch_service.offers_expire():
+    for case_id in offers.offers_expire():
         dispatch.delay(case_id)
 
 
 @shared_task
 def tasks_flag_stale() -> None:
-    dispatch_service.tasks_flag_stale()
+    offers.tasks_flag_stale()
 
 
 @shared_task
 def areas_grow() -> None:
     """Grow the area of every open case with elapsed time, then offer the new sectors."""
-    from search.models import Case
-
-    for case in Case.objects.open().filter(search_paused=False, areas__is_current=True):
-        if dispatch_service.area_grow(case=case):
-            dispatch.delay(case.pk)
+    for case_id in areas.areas_grow():
+        dispatch.delay(case_id)
 
 
 @shared_task
 def dispatch_sweep() -> None:
     """Re-queue dispatch for every case with work waiting: a lost message is found again here."""
-    for case_id in dispatch_service.cases_waiting_for_offers():
+    for case_id in offers.cases_waiting_for_offers():
         dispatch.delay(case_id)
 
 
@@ -65,13 +62,13 @@ def offers_notify(task_ids: list[int]) -> None:
     for task in tasks:
         if task.unit.notify_email:
             by_unit.setdefault(task.unit, []).append(task)
-    for unit, offers in by_unit.items():
+    for unit, unit_offers in by_unit.items():
         lines = [
             f"{t.case.reference} sector {t.sector_id}, answer by {t.expires_at:%H:%M}"
-            for t in offers
+            for t in unit_offers
         ]
         send_mail(
-            subject=f"[Beacon] {len(offers)} new search offer(s)",
+            subject=f"[Beacon] {len(unit_offers)} new search offer(s)",
             message="\n".join(lines),
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[unit.notify_email],
@@ -81,17 +78,13 @@ def offers_notify(task_ids: list[int]) -> None:
 @shared_task
 def deliver_message(message_id: int) -> str:
     """Send one outgoing partner message; the service schedules its own retries."""
-    from search.services import mutual_aid
-
-    return mutual_aid.outbox_deliver(message_id=message_id)
+    return relay.outbox_deliver(message_id=message_id)
 
 
 @shared_task
 def federation_sweep() -> int:
     """Re-send partner messages whose time has come: the outbox, not the broker, is the record."""
-    from search.services import mutual_aid
-
-    due = mutual_aid.outbox_due()
+    due = relay.outbox_due()
     for message_id in due:
         deliver_message.delay(message_id)
     return len(due)
@@ -100,6 +93,4 @@ def federation_sweep() -> int:
 @shared_task
 def aid_escalate() -> int:
     """Flag requests for aid a partner has left unanswered."""
-    from search.services import mutual_aid
-
-    return mutual_aid.aid_escalate()
+    return relay.aid_escalate()

@@ -50,12 +50,13 @@ def objects_behind_every_route(case, *, coordinator, field_user) -> dict[str, ob
     alert, a request to the partner HS) and return the values that fill the routes' parameters.
     The demo world must be seeded."""
     from accounts.models import Partner, Unit
-    from search.services import dispatch, field, mutual_aid
+    from search.services import areas, field, offers
+    from search.services.aid import desk
     from search.services.timeline import Origin
 
     unit = Unit.objects.filter(members=field_user).first()
-    dispatch.dispatch_case(case_id=case.pk)
-    task = case.tasks.filter(unit=unit).first() or dispatch.sector_reassign(
+    areas.dispatch_case(case_id=case.pk)
+    task = case.tasks.filter(unit=unit).first() or offers.sector_reassign(
         origin=Origin(actor=coordinator),
         sector=case.sectors.filter(outside_jurisdiction=False).first(),
         unit=unit,
@@ -72,7 +73,7 @@ def objects_behind_every_route(case, *, coordinator, field_user) -> dict[str, ob
     Partner.objects.filter(organisation__code="HS").update(
         signing_secret="s" * 32, outbound_api_key="key-they-gave-us"
     )
-    aid = mutual_aid.aid_request_send(
+    aid = desk.aid_request_send(
         origin=Origin(actor=coordinator),
         case=case,
         partner=Partner.objects.get(organisation__code="HS"),

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.models import PartnerAPIKey
 from search.federation import signing
 from search.federation.messages import EnvelopeSerializer
-from search.services import mutual_aid
+from search.services.aid import inbox
 from search.validators import json_parse
 
 KEYWORD = "Api-Key"
@@ -87,9 +87,20 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+# The HTTP answer to each domain outcome of a partner's message.
+OUTCOME_STATUS = {
+    inbox.CREATED: status.HTTP_201_CREATED,
+    inbox.APPLIED: status.HTTP_200_OK,
+    inbox.WAITING: status.HTTP_202_ACCEPTED,
+    inbox.REFUSED: status.HTTP_409_CONFLICT,
+}
+# Every refusal is a conflict with what we hold, except a request we do not know.
+REFUSAL_STATUS = {"unknown_request": status.HTTP_404_NOT_FOUND}
+
+
 class MessageRefusedError(exceptions.APIException):
-    def __init__(self, refused: mutual_aid.MessageRefused):
-        self.status_code = refused.status
+    def __init__(self, refused: inbox.MessageRefused):
+        self.status_code = REFUSAL_STATUS.get(refused.code, status.HTTP_409_CONFLICT)
         super().__init__(detail=refused.detail, code=refused.code)
 
 
@@ -175,12 +186,12 @@ class FederationMessageView(APIView):
             "sequence": values["sequence"],
         }
         receipt = self._receive(partner, envelope_values, race_retries=1)
-        return Response(receipt.body, status=receipt.status)
+        return Response(receipt.body, status=OUTCOME_STATUS[receipt.outcome])
 
     def _receive(self, partner, envelope_values: dict, *, race_retries: int):
         try:
-            return mutual_aid.message_receive(partner=partner, envelope=envelope_values)
-        except mutual_aid.MessageRefused as refused:
+            return inbox.message_receive(partner=partner, envelope=envelope_values)
+        except inbox.MessageRefused as refused:
             raise MessageRefusedError(refused) from refused
         except DjangoValidationError as exc:
             detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages

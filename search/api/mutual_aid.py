@@ -15,8 +15,8 @@ from search.api.federation import PartnerKeyAuthentication, partner_of
 from search.api.serializers import AnyGeometryField
 from search.choices import AidDirection, AidStatus
 from search.models import MutualAidRequest
-from search.selectors import aid_requests_visible_to, cases_visible_to
-from search.services import mutual_aid
+from search.selectors import aid_requests_of_partner, aid_requests_visible_to, cases_visible_to
+from search.services.aid import desk
 from search.services.timeline import Origin
 
 AID_DESK_ROLES = {Role.COORDINATOR, Role.SUPERVISOR}
@@ -157,7 +157,7 @@ class MutualAidViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         )
         partner = partner_of(self.request)
         if partner is not None:
-            return base.filter(pk__in=mutual_aid.requests_visible_to_partner(partner))
+            return base.filter(pk__in=aid_requests_of_partner(partner))
         if getattr(self, "swagger_fake_view", False) or not self.request.user.is_authenticated:
             return base.none()
         return base.filter(pk__in=aid_requests_visible_to(self.request.user))
@@ -177,7 +177,7 @@ class MutualAidViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         """Ask a partner city for help with a case."""
         form = AidCreateSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
-        created = mutual_aid.aid_request_send(
+        created = desk.aid_request_send(
             origin=api_origin(request),
             case=form.validated_data["case"],
             partner=form.validated_data["partner"],
@@ -202,22 +202,22 @@ class MutualAidViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(detail=True, methods=["post"])
     def accept(self, request, request_id=None):
         """Take on a partner's request: an assisting case is opened and dispatched."""
-        return self._run(request, AcceptSerializer, mutual_aid.aid_accept, "note")
+        return self._run(request, AcceptSerializer, desk.aid_accept, "note")
 
     @extend_schema(request=ReasonSerializer, responses={200: MutualAidSerializer})
     @action(detail=True, methods=["post"])
     def decline(self, request, request_id=None):
         """Say no to a partner's request, with the reason."""
-        return self._run(request, ReasonSerializer, mutual_aid.aid_decline, "reason")
+        return self._run(request, ReasonSerializer, desk.aid_decline, "reason")
 
     @extend_schema(request=ReasonSerializer, responses={200: MutualAidSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, request_id=None):
         """Withdraw a request we sent."""
-        return self._run(request, ReasonSerializer, mutual_aid.aid_cancel, "reason")
+        return self._run(request, ReasonSerializer, desk.aid_cancel, "reason")
 
     @extend_schema(request=NoteSerializer, responses={200: MutualAidSerializer})
     @action(detail=True, methods=["post"])
     def note(self, request, request_id=None):
         """Send a note to the partner on an open request."""
-        return self._run(request, NoteSerializer, mutual_aid.aid_note, "text")
+        return self._run(request, NoteSerializer, desk.aid_note, "text")

@@ -11,7 +11,7 @@ from search import permissions
 from search.choices import FoundCondition, LocationSource, Outcome
 from search.models import (
     APPEARANCE_FIELDS,
-    CARE_FIELDS,
+    REPORT_FIELDS,
     Case,
     CaseEvent,
     SearchArea,
@@ -19,7 +19,7 @@ from search.models import (
     Sighting,
     Task,
 )
-from search.selectors import point_in_any_jurisdiction
+from search.services import intake
 from search.services.intake import check_timing
 from search.services.triage import reason_text
 from search.validators import normalise_phone
@@ -56,23 +56,7 @@ class AnyGeometryField(GeometryField):
     """A GeoJSON geometry (documented as such in the schema)."""
 
 
-INTAKE_API_FIELDS = [
-    "subject_name",
-    "sex",
-    "date_of_birth",
-    "estimated_age",
-    *APPEARANCE_FIELDS,
-    "category",
-    *CARE_FIELDS,
-    "weather_exposure",
-    "last_seen_at",
-    "last_seen_place",
-    "circumstances",
-    "reporter_name",
-    "reporter_phone",
-    "reporter_relation",
-    "report_channel",
-]
+INTAKE_API_FIELDS = [*REPORT_FIELDS, "last_seen_place"]
 
 
 class CaseCreateSerializer(serializers.ModelSerializer):
@@ -113,12 +97,12 @@ class CaseCreateSerializer(serializers.ModelSerializer):
             )
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from exc
-        if attrs.get("date_of_birth") and attrs.get("estimated_age") is not None:
-            raise serializers.ValidationError(
-                {"estimated_age": _("Give a date of birth or an estimated age, not both.")}
-            )
+        try:
+            intake.check_age_source(attrs)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
         point = attrs["last_seen_location"]
-        if not point_in_any_jurisdiction(point) and not attrs.get("confirm_outside_jurisdiction"):
+        if not attrs.get("confirm_outside_jurisdiction") and intake.point_needs_confirming(point):
             raise serializers.ValidationError(
                 {
                     "last_seen_location": _(
@@ -129,12 +113,13 @@ class CaseCreateSerializer(serializers.ModelSerializer):
             )
         return attrs
 
-    def service_values(self) -> dict:
+    def service_input(self) -> "intake.CaseInput":
+        """Return the validated report as the intake service takes it."""
         data = dict(self.validated_data)
-        data.pop("confirm_outside_jurisdiction", None)
+        confirmed = bool(data.pop("confirm_outside_jurisdiction", False))
         data["last_seen_point"] = data.pop("last_seen_location")
         data["location_source"] = LocationSource.API
-        return data
+        return intake.CaseInput(values=data, confirmed_outside=confirmed)
 
 
 class CaseSerializer(serializers.ModelSerializer):

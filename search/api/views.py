@@ -16,7 +16,6 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.models import Role
-from config.client_ip import client_ip
 from search import permissions
 from search.api.permissions import CaseDeskPermission
 from search.api.serializers import (
@@ -35,12 +34,12 @@ from search.filters import CaseEventFilter, CaseFilter, SightingFilter, TaskFilt
 from search.models import Case, CaseEvent, Sighting, Task
 from search.models.tasks import OPEN_TASK_STATUSES
 from search.selectors import cases_visible_to
-from search.services import closure, intake
+from search.services import intake, lifecycle
 from search.services.timeline import Origin
 
 
 def api_origin(request) -> Origin:
-    return Origin(actor=request.user, source=EventSource.API, ip=client_ip(request))
+    return Origin.from_request(request, source=EventSource.API)
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -149,7 +148,7 @@ class CaseViewSet(
         case = self.get_object()
         form = CloseSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        closed = closure.case_close(
+        closed = lifecycle.case_close(
             origin=api_origin(request),
             case=case,
             outcome=form.validated_data["outcome"],
@@ -160,9 +159,7 @@ class CaseViewSet(
     def create(self, request, *args, **kwargs):
         serializer = CaseCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        case = intake.case_open(
-            origin=api_origin(request), data=intake.CaseInput(values=serializer.service_values())
-        )
+        case = intake.case_open(origin=api_origin(request), data=serializer.service_input())
         body = CaseSerializer(case, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": f"{case.pk}/"})
 

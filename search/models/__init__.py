@@ -2,6 +2,8 @@ from .areas import SearchArea, Sector, SubjectProfile
 from .cases import (
     APPEARANCE_FIELDS,
     CARE_FIELDS,
+    PLACE_FIELDS,
+    REPORT_FIELDS,
     Case,
     CaseReferenceCounter,
     CrisisContact,
@@ -15,6 +17,8 @@ from .timeline import CaseEvent
 __all__ = [
     "APPEARANCE_FIELDS",
     "CARE_FIELDS",
+    "PLACE_FIELDS",
+    "REPORT_FIELDS",
     "Alert",
     "Case",
     "CaseEvent",

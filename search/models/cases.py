@@ -34,6 +34,26 @@ OPEN_STATUSES = (CaseStatus.OPEN, CaseStatus.ACTIVE)
 APPEARANCE_FIELDS = ("height_cm", "build", "hair", "clothing", "distinguishing_marks", "languages")
 # Health and crisis detail: seen only by roles that need it, sent to a partner only if allowed.
 CARE_FIELDS = ("medical_needs", "medication", "self_harm_risk", "field_notes")
+# What a report says, whichever way it comes in (the intake form, the API): the form, the
+# serializer and the intake service all take exactly these, plus the place (PLACE_FIELDS), which
+# each interface reads its own way (a pin or an address, GeoJSON).
+REPORT_FIELDS = (
+    "subject_name",
+    "sex",
+    "date_of_birth",
+    "estimated_age",
+    *APPEARANCE_FIELDS,
+    "category",
+    *CARE_FIELDS,
+    "weather_exposure",
+    "last_seen_at",
+    "circumstances",
+    "reporter_name",
+    "reporter_phone",
+    "reporter_relation",
+    "report_channel",
+)
+PLACE_FIELDS = ("last_seen_point", "last_seen_place", "location_source")
 
 
 class CaseQuerySet(models.QuerySet):

@@ -1,6 +1,7 @@
 """Mutual aid between cities: the request, and the messages that carry it both ways."""
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.gis.db import models
@@ -8,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from search.choices import (
+    AID_AWAITING_ANSWER,
     AID_FINAL_STATUSES,
     AID_OPEN_STATUSES,
     AidDirection,
@@ -17,9 +19,20 @@ from search.choices import (
 from search.geo import SRID
 
 
+def answer_due_before(now: datetime) -> datetime:
+    """Return the moment before which a request still waiting for its answer is overdue."""
+    return now - timedelta(minutes=settings.FEDERATION["ESCALATE_AFTER_MINUTES"])
+
+
 class MutualAidRequestQuerySet(models.QuerySet):
     def open(self) -> "MutualAidRequestQuerySet":
         return self.filter(status__in=AID_OPEN_STATUSES)
+
+    def overdue(self, now: datetime) -> "MutualAidRequestQuerySet":
+        """Return requests the partner has left without a yes or no for too long."""
+        return self.filter(
+            status__in=AID_AWAITING_ANSWER, status_changed_at__lt=answer_due_before(now)
+        )
 
 
 class MutualAidRequest(models.Model):
@@ -103,6 +116,13 @@ class MutualAidRequest(models.Model):
     def is_open(self) -> bool:
         return self.status in AID_OPEN_STATUSES
 
+    def is_overdue(self, now: datetime) -> bool:
+        """Return whether the partner left it without a yes or no too long (as `overdue`)."""
+        return (
+            self.status in AID_AWAITING_ANSWER
+            and self.status_changed_at < answer_due_before(now)
+        )
+
 
 class OutboxMessage(models.Model):
     """A message to a partner, written in the same transaction as the change that caused it.
@@ -125,6 +145,10 @@ class OutboxMessage(models.Model):
     failed_at = models.DateTimeField(_("refused at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Held by the worker sending it: the partner's call is made outside any transaction, so
+    # the claim is this lease, not a row lock; a lease that runs out frees the row again.
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(_("held until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("outgoing message")
@@ -159,7 +183,8 @@ class InboxMessage(models.Model):
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     # Null while it waits for an earlier message of the same request.
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
-    response_status = models.PositiveSmallIntegerField()
+    # created, applied, waiting or refused: the API says it in HTTP.
+    outcome = models.CharField(_("outcome"), max_length=10)
     response_body = models.JSONField(default=dict)
 
     class Meta:

@@ -4,14 +4,36 @@ A state change two people can race for is one conditional UPDATE: zero rows mean
 the expiry sweep) got there first, and the caller gets a clear message.
 """
 
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from search.choices import EventKind, EventSource, SectorStatus, TaskStatus
-from search.models import Sector, Task
+from accounts.models import Unit
+from search.choices import (
+    AidMessageType,
+    AlertKind,
+    CaseStatus,
+    EventKind,
+    EventSource,
+    FoundCondition,
+    SectorStatus,
+    TaskStatus,
+)
+from search.geo import make_point
+from search.models import Case, FieldAction, Sector, Sighting, Task
+from search.photos import clean_photo
 from search.services import queue
+from search.services.aid import outbound
+from search.services.alerts import alert_raise
+from search.services.offers import tasks_cancel
 from search.services.queue import queue_on_commit
 from search.services.timeline import Origin, event_record
 from search.validators import check_sighting_time
@@ -24,8 +46,15 @@ def _member_of(origin: Origin, task: Task) -> None:
 
 
 def _transition(
-    *, task: Task, origin: Origin, allowed: tuple, to: str, refused: str, only_if=None, **fields
-):
+    *,
+    task: Task,
+    origin: Origin,
+    allowed: tuple[str, ...],
+    to: str,
+    refused: str,
+    only_if: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Task:
     now = timezone.now()
     updated = Task.objects.filter(pk=task.pk, status__in=allowed, **(only_if or {})).update(
         status=to, last_activity_at=now, **fields
@@ -46,10 +75,6 @@ def _transition(
         },
     )
     return task
-
-
-def _queue_dispatch(case_id: int) -> None:
-    queue_on_commit(queue.DISPATCH, case_id)
 
 
 @transaction.atomic
@@ -93,12 +118,13 @@ def task_decline(*, origin: Origin, task: Task, reason: str) -> Task:
     Sector.objects.filter(pk=task.sector_id, status=SectorStatus.OFFERED).update(
         status=SectorStatus.UNASSIGNED
     )
-    _queue_dispatch(task.case_id)
+    queue_on_commit(queue.DISPATCH, task.case_id)
     return task
 
 
 @transaction.atomic
 def task_start(*, origin: Origin, task: Task) -> Task:
+    """Start searching an accepted task's sector."""
     _member_of(origin, task)
     task = _transition(
         task=task,
@@ -137,14 +163,12 @@ def task_finish(
     sector.coverage = 1 - (1 - sector.coverage) * (1 - coverage)
     sector.status = SectorStatus.NEEDS_RESEARCH if needs_research else SectorStatus.SEARCHED
     sector.save(update_fields=["coverage", "status"])
-    from search.services import mutual_aid
-
-    mutual_aid.assisting_forward(
+    outbound.assisting_forward(
         case_id=task.case_id,
-        type_="sectors_searched",
+        type_=AidMessageType.SECTORS_SEARCHED,
         data={"cells": [sector.h3_index], "coverage": round(sector.coverage, 3)},
     )
-    _queue_dispatch(task.case_id)
+    queue_on_commit(queue.DISPATCH, task.case_id)
     return task
 
 
@@ -152,19 +176,17 @@ def task_finish(
 def sighting_record(
     *,
     origin: Origin,
-    case,
+    case: Case,
     kind: str,
-    point,
-    seen_at,
+    point: Point,
+    seen_at: datetime,
     description: str = "",
     source: str = "",
     confidence: str = "possible",
-    unit=None,
-    photo=None,
-):
+    unit: Unit | None = None,
+    photo: Any = None,
+) -> Sighting:
     """Record a sighting or clue on the case; coordinators confirm it to move the search."""
-    from search.models import Sighting
-
     check_sighting_time(seen_at, last_seen_at=case.last_seen_at)
     sighting = Sighting(
         case=case,
@@ -178,14 +200,9 @@ def sighting_record(
         unit=unit,
     )
     if photo:
-        from search.photos import clean_photo
-
         sighting.photo = clean_photo(photo)
     sighting.full_clean(exclude=["photo"])
     sighting.save()
-    from search.choices import AlertKind
-    from search.services.dispatch import alert_raise
-
     alert_raise(
         case=case,
         kind=AlertKind.SIGHTING,
@@ -204,9 +221,7 @@ def sighting_record(
         },
     )
     if origin.source != EventSource.PARTNER:
-        from search.services import mutual_aid
-
-        mutual_aid.sighting_shared(
+        outbound.sighting_shared(
             case=case,
             point=point,
             data={
@@ -225,10 +240,8 @@ MAX_ACCURACY_M = 5_000
 
 
 @transaction.atomic
-def unit_set_availability(*, origin: Origin, unit, availability: str):
+def unit_set_availability(*, origin: Origin, unit: Unit, availability: str) -> Unit:
     """Switch the unit between available, busy and off duty; freed units drain the queue."""
-    from accounts.models import Unit
-
     if availability not in Unit.Availability.values:
         raise ValidationError({"availability": _("Choose available, busy or off duty.")})
     if origin.actor is not None and not unit.members.filter(pk=origin.actor.pk).exists():
@@ -241,11 +254,10 @@ def unit_set_availability(*, origin: Origin, unit, availability: str):
 
 
 @transaction.atomic
-def position_share(*, origin: Origin, unit, lat: float, lon: float, accuracy_m: float | None):
+def position_share(
+    *, origin: Origin, unit: Unit, lat: float, lon: float, accuracy_m: float | None
+) -> Unit:
     """Record where the unit is now (shown on the coordinator's map, used for matching)."""
-    from accounts.models import Unit
-    from search.geo import make_point
-
     if origin.actor is not None and not unit.members.filter(pk=origin.actor.pk).exists():
         raise PermissionDenied(_("You are not a member of this unit."))
     try:
@@ -267,19 +279,15 @@ def position_share(*, origin: Origin, unit, lat: float, lon: float, accuracy_m: 
 def found_report(
     *,
     origin: Origin,
-    case,
-    point,
-    seen_at,
+    case: Case,
+    point: Point,
+    seen_at: datetime,
     condition: str,
     with_whom: str,
     description: str = "",
-    unit=None,
-):
+    unit: Unit | None = None,
+) -> Sighting:
     """The person is found: tell the coordinator at once and stop new offers for the case."""
-    from search.choices import AlertKind, CaseStatus, FoundCondition
-    from search.models import Case, Sighting
-    from search.services.dispatch import alert_raise, tasks_cancel
-
     check_sighting_time(seen_at, last_seen_at=case.last_seen_at)
     if condition not in FoundCondition.values:
         raise ValidationError({"condition": _("Say how the person is.")})
@@ -326,11 +334,9 @@ def found_report(
         },
     )
     if origin.source != EventSource.PARTNER:
-        from search.services import mutual_aid
-
-        mutual_aid.assisting_forward(
+        outbound.assisting_forward(
             case_id=locked.pk,
-            type_="found",
+            type_=AidMessageType.FOUND,
             data={
                 "point": {"type": "Point", "coordinates": [point.x, point.y]},
                 "found_at": seen_at.isoformat(),
@@ -347,23 +353,18 @@ class ReplayConflict(Exception):
 
 
 def _body_hash(kind: str, body: dict) -> str:
-    import hashlib
-    import json
-
     canonical = json.dumps({"kind": kind, "body": body}, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def field_action_apply(*, user, client_id, kind: str, body: dict, run) -> tuple[int, dict]:
+def field_action_apply(
+    *, user: Any, client_id: Any, kind: str, body: dict, run: Callable[[], dict | None]
+) -> tuple[int, dict]:
     """Apply an action from a phone once: a replay of the same id and body gets the first answer.
 
     `run` does the work and returns a dict for the phone; a ValidationError the state raises
     comes back as 409, bad input as 400, and both are remembered like a success.
     """
-    from django.db import IntegrityError
-
-    from search.models import FieldAction
-
     digest = _body_hash(kind, body)
     try:
         with transaction.atomic():

@@ -5,18 +5,17 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Organisation
 from search import permissions
 from search.choices import EventKind, Priority
-from search.models import APPEARANCE_FIELDS, CARE_FIELDS, Case
+from search.models import PLACE_FIELDS, REPORT_FIELDS, Case
 from search.photos import clean_photo
-from search.services import queue
-from search.services.queue import queue_on_commit
+from search.selectors import point_in_any_jurisdiction
+from search.services import lifecycle
 from search.services.timeline import Origin, event_record
 from search.services.triage import triage
 from search.validators import (
@@ -28,26 +27,8 @@ from search.validators import (
     years_before,
 )
 
-# Fields a clerk fills in; the service copies exactly these from the input.
-INTAKE_FIELDS = (
-    "subject_name",
-    "sex",
-    "date_of_birth",
-    "estimated_age",
-    *APPEARANCE_FIELDS,
-    "category",
-    *CARE_FIELDS,
-    "weather_exposure",
-    "last_seen_at",
-    "last_seen_point",
-    "last_seen_place",
-    "location_source",
-    "circumstances",
-    "reporter_name",
-    "reporter_phone",
-    "reporter_relation",
-    "report_channel",
-)
+# Fields the service copies from a report: what it says and where.
+INTAKE_FIELDS = (*REPORT_FIELDS, *PLACE_FIELDS)
 # What changes the computed priority when edited.
 TRIAGE_FIELDS = {
     "category",
@@ -119,30 +100,42 @@ def compute_triage(values: dict[str, Any], *, now: datetime | None = None):
     )
 
 
-def next_reference(organisation: Organisation, when: datetime) -> str:
-    """Return the next reference ORG-YYYY-NNNNNN; gap-free because it rolls back with the case."""
-    year = timezone.localtime(when).year
-    # One statement takes the row lock and increments: concurrent intakes queue on the lock, and
-    # a rolled-back intake hands its number back.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO search_casereferencecounter (organisation_id, year, last_number)
-            VALUES (%s, %s, 1)
-            ON CONFLICT (organisation_id, year)
-            DO UPDATE SET last_number = search_casereferencecounter.last_number + 1
-            RETURNING last_number
-            """,
-            [organisation.pk, year],
+def check_age_source(values: dict[str, Any]) -> None:
+    """Refuse a date of birth and an estimated age together: one of them says how old."""
+    if values.get("date_of_birth") and values.get("estimated_age") is not None:
+        raise ValidationError(
+            {"estimated_age": _("Give a date of birth or an estimated age, not both.")},
+            code="age_twice",
         )
-        (number,) = cursor.fetchone()
-    return f"{organisation.code}-{year}-{number:06d}"
+
+
+def point_needs_confirming(point: Any) -> bool:
+    """Return whether a last-seen point lies outside every known jurisdiction.
+
+    Such a point is more often a slip of the pin than the truth: whoever files it confirms it.
+    """
+    return not point_in_any_jurisdiction(point)
+
+
+def check_place(point: Any, *, confirmed_outside: bool) -> None:
+    """Refuse a point outside every jurisdiction that nobody confirmed."""
+    if point is not None and not confirmed_outside and point_needs_confirming(point):
+        raise ValidationError(
+            {
+                "last_seen_point": _(
+                    "This place is outside every known jurisdiction: confirm it to file it."
+                )
+            },
+            code="outside_unconfirmed",
+        )
 
 
 @dataclass
 class CaseInput:
     values: dict[str, Any]
     photo: Any = None  # an uploaded file, checked and stripped here
+    # The filer saw the warning and confirms a last-seen point outside every jurisdiction.
+    confirmed_outside: bool = False
 
 
 @transaction.atomic
@@ -155,32 +148,24 @@ def case_open(*, origin: Origin, data: CaseInput, link_to: list[Case] | None = N
         raise PermissionDenied(_("Your account belongs to no organisation."))
     values = {key: data.values[key] for key in INTAKE_FIELDS if key in data.values}
     check_timing(last_seen_at=values["last_seen_at"], date_of_birth=values.get("date_of_birth"))
+    check_age_source(values)
+    check_place(values.get("last_seen_point"), confirmed_outside=data.confirmed_outside)
     # Stored in UTC: PostgreSQL refuses offsets past about 16 hours.
     values["last_seen_at"] = as_utc(values["last_seen_at"], field="last_seen_at")
-    now = timezone.now()
-    result = compute_triage(values, now=now)
-    case = Case(
-        **values,
-        organisation=actor.organisation,
-        reference=next_reference(actor.organisation, now),
-        priority=result.priority,
-        computed_priority=result.priority,
-        priority_reasons=result.reasons,
-        created_by=actor,
-    )
-    if data.photo:
-        case.photo = clean_photo(data.photo)
-    case.full_clean(exclude=["photo", "reference", "linked_cases"])
-    case.save()
-    event_record(
-        case=case,
-        kind=EventKind.CREATED,
+    result = compute_triage(values)
+    case = lifecycle.case_create(
         origin=origin,
-        data={"reference": case.reference, "priority": case.priority, "category": case.category},
+        organisation=actor.organisation,
+        values={
+            **values,
+            "priority": result.priority,
+            "computed_priority": result.priority,
+            "priority_reasons": result.reasons,
+        },
+        photo=data.photo,
     )
     if link_to:
         case_link(origin=origin, case=case, others=link_to)
-    queue_on_commit(queue.DISPATCH, case.pk)
     return case
 
 
@@ -219,6 +204,9 @@ def case_update(*, origin: Origin, case: Case, data: CaseInput, expected_version
     values = {key: data.values[key] for key in INTAKE_FIELDS if key in data.values}
     merged = {key: getattr(current, key) for key in INTAKE_FIELDS} | values
     check_timing(last_seen_at=merged["last_seen_at"], date_of_birth=merged.get("date_of_birth"))
+    check_age_source(merged)
+    if _display(values.get("last_seen_point")) != _display(current.last_seen_point):
+        check_place(values.get("last_seen_point"), confirmed_outside=data.confirmed_outside)
     if "last_seen_at" in values:
         values["last_seen_at"] = as_utc(values["last_seen_at"], field="last_seen_at")
     changes = {}

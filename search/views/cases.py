@@ -10,9 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.selectors import organisations_in_scope
-from config.client_ip import client_ip
 from search import permissions
-from search.choices import EventSource
 from search.filters import CaseFilter
 from search.forms import (
     AidAskForm,
@@ -26,7 +24,7 @@ from search.forms import (
 )
 from search.models import Case
 from search.selectors import cases_visible_to, crisis_queue, possible_duplicates
-from search.services import closure, crisis, intake
+from search.services import crisis, intake, lifecycle
 from search.services.timeline import Origin
 from search.services.triage import reason_text
 from search.timeline_display import timeline_rows
@@ -36,7 +34,7 @@ CASES_PER_PAGE = 25
 
 def origin_of(request) -> Origin:
     """Return who acts and from where, for the timeline."""
-    return Origin(actor=request.user, source=EventSource.WEB, ip=client_ip(request))
+    return Origin.from_request(request)
 
 
 def require(allowed: bool) -> None:
@@ -107,7 +105,7 @@ def case_create(request):
     try:
         case = intake.case_open(
             origin=origin_of(request),
-            data=intake.CaseInput(values=values, photo=form.cleaned_data.get("photo")),
+            data=form.service_input(),
             link_to=[c for c in duplicates if c.pk in link_ids],
         )
     except ValidationError as exc:
@@ -195,9 +193,7 @@ def case_edit(request, pk: int):
         updated = intake.case_update(
             origin=origin_of(request),
             case=case,
-            data=intake.CaseInput(
-                values=form.service_values(), photo=form.cleaned_data.get("photo")
-            ),
+            data=form.service_input(),
             expected_version=form.cleaned_data["version"],
         )
     except intake.EditConflict as conflict:
@@ -275,7 +271,7 @@ def case_withdraw(request, pk: int):
         request,
         pk,
         WithdrawForm,
-        lambda case, d: closure.case_withdraw(
+        lambda case, d: lifecycle.case_withdraw(
             origin=origin_of(request), case=case, reason=d["reason"]
         ),
     )
@@ -289,7 +285,7 @@ def case_close(request, pk: int):
         request,
         pk,
         CloseForm,
-        lambda case, d: closure.case_close(
+        lambda case, d: lifecycle.case_close(
             origin=origin_of(request), case=case, outcome=d["outcome"], note=d["note"]
         ),
     )

@@ -1,8 +1,5 @@
 """Mutual-aid pages: the board of requests both ways, and the actions on them."""
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,11 +10,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from search import permissions
-from search.choices import AID_OPEN_STATUSES, AidDirection, AidStatus, SubjectCategory
+from search.choices import AID_AWAITING_ANSWER, AID_OPEN_STATUSES, AidDirection, SubjectCategory
 from search.forms import AidAcceptForm, AidAskForm, AidNoteForm, AidReasonForm
 from search.models import MutualAidRequest
 from search.selectors import aid_requests_visible_to
-from search.services import mutual_aid
+from search.services.aid import desk
 from search.views.cases import origin_of, require, visible_case
 
 BOARD_ROLES = {"coordinator", "supervisor"}
@@ -29,10 +26,7 @@ def can_see_board(user) -> bool:
 
 
 def _row(request: MutualAidRequest, now) -> dict:
-    waiting_for_answer = request.status in (AidStatus.SENT, AidStatus.ACKNOWLEDGED)
-    overdue = waiting_for_answer and request.status_changed_at < now - timedelta(
-        minutes=settings.FEDERATION["ESCALATE_AFTER_MINUTES"]
-    )
+    waiting_for_answer = request.status in AID_AWAITING_ANSWER
     category = (request.summary or {}).get("category")
     return {
         "request": request,
@@ -41,7 +35,7 @@ def _row(request: MutualAidRequest, now) -> dict:
         if category in SubjectCategory.values
         else category,
         "age": now - request.created_at,
-        "overdue": overdue,
+        "overdue": request.is_overdue(now),
         "undelivered": request.undelivered,
         "needs_answer": request.direction == AidDirection.INBOUND and waiting_for_answer,
     }
@@ -92,7 +86,7 @@ def aid_ask(request, pk: int):
     _run_and_tell(
         request,
         form,
-        lambda d: mutual_aid.aid_request_send(
+        lambda d: desk.aid_request_send(
             origin=origin_of(request), case=case, partner=d["partner"], reason=d["reason"]
         ),
         lambda d: _("Request sent to %(partner)s.") % {"partner": d["partner"]},
@@ -128,7 +122,7 @@ def aid_accept(request, uid):
         request,
         uid,
         AidAcceptForm,
-        lambda aid, d: mutual_aid.aid_accept(
+        lambda aid, d: desk.aid_accept(
             origin=origin_of(request), request=aid, note=d["note"]
         ),
         _("Accepted: an assisting case is open and its sectors go to our units."),
@@ -142,7 +136,7 @@ def aid_decline(request, uid):
         request,
         uid,
         AidReasonForm,
-        lambda aid, d: mutual_aid.aid_decline(
+        lambda aid, d: desk.aid_decline(
             origin=origin_of(request), request=aid, reason=d["reason"]
         ),
         _("Declined; the partner has been told why."),
@@ -156,7 +150,7 @@ def aid_cancel(request, uid):
         request,
         uid,
         AidReasonForm,
-        lambda aid, d: mutual_aid.aid_cancel(
+        lambda aid, d: desk.aid_cancel(
             origin=origin_of(request), request=aid, reason=d["reason"]
         ),
         _("Request cancelled; the partner stops its search."),
@@ -170,6 +164,6 @@ def aid_note(request, uid):
         request,
         uid,
         AidNoteForm,
-        lambda aid, d: mutual_aid.aid_note(origin=origin_of(request), request=aid, text=d["text"]),
+        lambda aid, d: desk.aid_note(origin=origin_of(request), request=aid, text=d["text"]),
         _("Note sent."),
     )

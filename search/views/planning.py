@@ -10,14 +10,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import Unit
+from accounts.selectors import organisation_family_ids
 from search import permissions
 from search.choices import SectorStatus
 from search.forms import AreaDrawForm, PauseForm, ReassignForm
 from search.geo import geometry_from_geojson
 from search.models import Sighting
 from search.models.tasks import OPEN_TASK_STATUSES
-from search.services import dispatch
-from search.services.dispatch import WAITING_SECTOR_STATUSES, organisation_family_ids
+from search.selectors import waiting_sectors
+from search.services import alerts, areas, offers
 from search.validators import json_parse
 from search.views.cases import origin_of, require, visible_case
 
@@ -55,9 +56,7 @@ def case_map(request, pk: int):
         }
         for u in units
     ]
-    waiting = case.sectors.filter(
-        in_current_area=True, outside_jurisdiction=False, status__in=WAITING_SECTOR_STATUSES
-    )
+    waiting = waiting_sectors().filter(case=case)
     open_tasks = (
         case.tasks.filter(status__in=OPEN_TASK_STATUSES)
         .select_related("unit", "sector")
@@ -112,7 +111,7 @@ def case_pause(request, pk: int):
     if not form.is_valid():
         return _done(request, case, _form_error(form))
     paused = form.cleaned_data["paused"]
-    dispatch.search_pause(
+    offers.search_pause(
         origin=origin_of(request), case=case, paused=paused, reason=form.cleaned_data["reason"]
     )
     messages.success(request, _("Search paused.") if paused else _("Search resumed."))
@@ -131,7 +130,7 @@ def sector_reassign(request, pk: int):
     if sector is None or unit is None:
         return _done(request, case, ValidationError(_("Choose a sector of this case and a unit.")))
     try:
-        dispatch.sector_reassign(origin=origin_of(request), sector=sector, unit=unit)
+        offers.sector_reassign(origin=origin_of(request), sector=sector, unit=unit)
     except ValidationError as exc:
         return _done(request, case, exc)
     messages.success(request, _("Sector offered to %(unit)s.") % {"unit": unit.name})
@@ -143,7 +142,7 @@ def sector_reassign(request, pk: int):
 def sighting_confirm(request, pk: int, sighting_id: int):
     case = _steer(request, pk)
     sighting = get_object_or_404(Sighting, pk=sighting_id, case=case)
-    if dispatch.sighting_confirm(origin=origin_of(request), sighting=sighting):
+    if areas.sighting_confirm(origin=origin_of(request), sighting=sighting):
         messages.success(request, _("Sighting confirmed: the search area is re-centred on it."))
     return _done(request, case)
 
@@ -166,7 +165,7 @@ def area_draw(request, pk: int):
     except ValidationError as exc:
         return _done(request, case, exc)
     try:
-        dispatch.area_draw(
+        areas.area_draw(
             origin=origin_of(request), case=case, polygon=polygon, note=form.cleaned_data["note"]
         )
     except ValidationError as exc:
@@ -179,7 +178,5 @@ def area_draw(request, pk: int):
 @require_POST
 def alert_acknowledge(request, pk: int, alert_id: int):
     case = _steer(request, pk)
-    case.alerts.filter(pk=alert_id, acknowledged_at__isnull=True).update(
-        acknowledged_at=timezone.now()
-    )
+    alerts.alert_acknowledge(case=case, alert_id=alert_id)
     return _done(request, case)

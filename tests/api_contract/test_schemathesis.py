@@ -65,7 +65,7 @@ def real_objects(demo_world, coordinator):
     """A dispatched open case with a clue, a closed one with a find, and their tokens: so the
     answers checked against the schema are full ones, not only refusals."""
     from accounts.models import Unit, User
-    from search.services import closure, dispatch, field, intake
+    from search.services import areas, field, intake, lifecycle
     from search.services.timeline import Origin
     from tests.search.intake_data import service_values
 
@@ -75,7 +75,7 @@ def real_objects(demo_world, coordinator):
         origin=Origin(actor=clerk),
         data=intake.CaseInput(values=service_values(last_seen_point=unit.last_position)),
     )
-    dispatch.dispatch_case(case_id=open_case.pk)
+    areas.dispatch_case(case_id=open_case.pk)
     field.sighting_record(
         origin=Origin(actor=coordinator),
         case=open_case,
@@ -95,7 +95,9 @@ def real_objects(demo_world, coordinator):
         condition="well",
         with_whom="family",
     )
-    closure.case_close(origin=Origin(actor=coordinator), case=closed, outcome="found_well", note="")
+    lifecycle.case_close(
+        origin=Origin(actor=coordinator), case=closed, outcome="found_well", note=""
+    )
     tokens = {
         name: AuthToken.objects.create(user=User.objects.get(username=name))[1]
         for name in ("clerk", "coordinator", "supervisor")

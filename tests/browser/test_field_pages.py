@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from search.models import Sighting
-from search.services import dispatch
+from search.services import areas
 from tests.browser.conftest import a11y_problems, phone_context
 from tests.factories import UserFactory
 from tests.helpers import wait_for
@@ -45,7 +45,7 @@ def test_accept_report_go_offline_report_come_back_exactly_once(
 ):
     world = build_world()
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     member = UserFactory(username="walker", organisation=world.city, roles=["field"])
     world.near.members.add(member)
     context, field_refused = phone_context(chromium)

@@ -64,6 +64,7 @@ def build_world() -> World:
 
 def open_case(world: World, **values) -> Case:
     lon, lat = values.pop("at", LAST_SEEN)
+    confirmed_outside = values.pop("confirmed_outside", False)
     base = {
         "subject_name": "测试",
         "category": "adult",
@@ -76,4 +77,7 @@ def open_case(world: World, **values) -> Case:
         "report_channel": "other",
     }
     base.update(values)
-    return intake.case_open(origin=Origin(actor=world.clerk), data=intake.CaseInput(base))
+    return intake.case_open(
+        origin=Origin(actor=world.clerk),
+        data=intake.CaseInput(base, confirmed_outside=confirmed_outside),
+    )

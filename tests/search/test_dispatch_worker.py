@@ -12,8 +12,8 @@ from django.db import connection
 from django.utils import timezone
 
 from search.models import Alert, Task
-from search.services import dispatch
-from search.services.dispatch import OFFERS_LOCK_KEY
+from search.services import areas
+from search.services.offers import OFFERS_LOCK_KEY
 from search.tasks import dispatch as dispatch_task
 from search.tasks import offers_expire
 from tests.helpers import wait_for
@@ -52,9 +52,7 @@ def test_repeated_and_concurrent_dispatch_create_nothing_twice(celery_worker):
     for _ in range(5):
         dispatch_task.delay(case.pk)
     threads = [
-        threading.Thread(
-            target=lambda: (dispatch.dispatch_case(case_id=case.pk), connection.close())
-        )
+        threading.Thread(target=lambda: (areas.dispatch_case(case_id=case.pk), connection.close()))
         for _ in range(3)
     ]
     for t in threads:
@@ -179,7 +177,7 @@ def test_confirmed_sighting_is_followed_by_offers_around_it(celery_worker):
         seen_at=timezone.now() - timedelta(minutes=10),
     )
 
-    dispatch.sighting_confirm(origin=Origin(actor=world.clerk), sighting=sighting)
+    areas.sighting_confirm(origin=Origin(actor=world.clerk), sighting=sighting)
 
     # Ten minutes at 3 km/h: rings up to 500 m, part of them east of every unit's home area.
     coverable = case.sectors.filter(

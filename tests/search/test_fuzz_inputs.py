@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search.models import Case, CaseEvent, Sighting, Task
-from search.services import dispatch
+from search.services import areas
 from tests.factories import UserFactory
 from tests.search.dispatch_world import build_world, open_case
 from tests.search.intake_data import form_payload
@@ -76,7 +76,7 @@ def _state() -> tuple:
 def world(client):
     world = build_world()
     case = open_case(world, self_harm_risk=True)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     member = UserFactory(organisation=world.city, roles=["field"])
     world.near.members.add(member)
     world.clerk.groups.add(Group.objects.get_or_create(name="counsellor")[0])
@@ -125,7 +125,7 @@ CASE_DEFAULTS = {
     "partner": "",
     "paused": "1",
     "area": '{"type": "Polygon", "coordinates": [[[117.29, 34.24], [117.31, 34.24], '
-    '[117.31, 34.26], [117.29, 34.24]]]}',
+    "[117.31, 34.26], [117.29, 34.24]]]}",
 }
 CASE_ACTIONS = {
     "priority/": ["priority", "reason"],

@@ -5,7 +5,7 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from search.models import Task
-from search.services import dispatch
+from search.services import areas
 from search.tasks import offers_notify
 from tests.factories import UserFactory
 from tests.search.dispatch_world import build_world, open_case
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def dispatched():
     world = build_world()
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     return world, case
 
 

@@ -64,7 +64,7 @@ def test_an_outsider_cannot_patch_or_close(world):
 
 
 def test_close_cancels_open_tasks_and_the_timeline_shows_it(world):
-    from search.services.dispatch import dispatch_case
+    from search.services.areas import dispatch_case
 
     case = open_case(world)
     dispatch_case(case_id=case.pk)
@@ -103,7 +103,7 @@ def test_sightings_are_listed_newest_first(world):
 
 
 def test_the_lists_of_a_case_filter_and_refuse_a_bad_filter(world):
-    from search.services.dispatch import dispatch_case
+    from search.services.areas import dispatch_case
 
     case = open_case(world)
     dispatch_case(case_id=case.pk)

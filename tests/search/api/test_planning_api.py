@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from search.services import dispatch
+from search.services import areas, timeline
 from tests.factories import UserFactory
 from tests.search.dispatch_world import build_world, open_case
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def dispatched():
     world = build_world()
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     api = APIClient()
     api.force_authenticate(world.clerk)
     return world, case, api
@@ -34,7 +34,7 @@ def test_tasks_list_sector_unit_status_and_times(dispatched):
 
 def test_search_areas_are_geojson_with_every_version(dispatched):
     world, case, api = dispatched
-    dispatch.area_compute(case=case, reason="manual", origin=dispatch.Origin.system())
+    areas.area_compute(case=case, reason="manual", origin=timeline.Origin.system())
 
     body = api.get(f"/api/v1/cases/{case.pk}/search-areas/").json()
 

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from search.choices import AidStatus, AlertKind
 from search.models import Alert, Case, MutualAidRequest, OutboxMessage, Task
-from search.services import closure, mutual_aid
-from search.services.dispatch import dispatch_case
+from search.services import lifecycle
+from search.services.aid import desk, relay
+from search.services.areas import dispatch_case
 from search.services.timeline import Origin
 from tests.factories import UserFactory
 from tests.search.dispatch_world import open_case
@@ -94,7 +95,7 @@ def test_an_area_that_reaches_a_partner_is_proposed_once(fed):
     dispatch_case(case_id=case.pk)
     alerts = Alert.objects.filter(case=case, kind=AlertKind.AID_PROPOSED)
     assert alerts.count() == 1 and "PB" in alerts.get().message
-    from search.services.dispatch import area_grow
+    from search.services.areas import area_grow
 
     area_grow(case=case, now=timezone.now() + timedelta(hours=3))
     assert Alert.objects.filter(case=case, kind=AlertKind.AID_PROPOSED).count() == 1
@@ -115,7 +116,7 @@ def test_auto_send_partners_are_asked_without_a_coordinator(fed):
 def test_closing_the_case_completes_working_requests_and_cancels_the_rest(client, fed):
     case = open_case(fed.world)
     other = fed
-    helping = mutual_aid.aid_request_send(
+    helping = desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="r"
     )
     signed(
@@ -127,12 +128,12 @@ def test_closing_the_case_completes_working_requests_and_cancels_the_rest(client
     from tests.search.federation.conftest import make_partner
 
     silent = make_partner("PD", 33.9)
-    unanswered = mutual_aid.aid_request_send(
+    unanswered = desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=silent.partner, reason="r"
     )
     dispatch_case(case_id=case.pk)
     assert Task.objects.open().filter(case=case).exists()
-    closure.case_close(origin=Origin(actor=fed.coordinator), case=case, outcome="found_well")
+    lifecycle.case_close(origin=Origin(actor=fed.coordinator), case=case, outcome="found_well")
     helping.refresh_from_db()
     unanswered.refresh_from_db()
     assert helping.status == AidStatus.COMPLETED
@@ -144,13 +145,13 @@ def test_closing_the_case_completes_working_requests_and_cancels_the_rest(client
 
 def test_unanswered_requests_escalate_once(fed):
     case = open_case(fed.world)
-    request = mutual_aid.aid_request_send(
+    request = desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="r"
     )
-    assert mutual_aid.aid_escalate() == 0
+    assert relay.aid_escalate() == 0
     later = timezone.now() + timedelta(minutes=20)
-    assert mutual_aid.aid_escalate(now=later) == 1
-    assert mutual_aid.aid_escalate(now=later) == 0
+    assert relay.aid_escalate(now=later) == 1
+    assert relay.aid_escalate(now=later) == 0
     assert Alert.objects.filter(case=case, kind=AlertKind.AID_OVERDUE).count() == 1
     board = browser(fed.coordinator).get("/aid/").content.decode()
     assert request.partner.organisation.name in board
@@ -158,16 +159,16 @@ def test_unanswered_requests_escalate_once(fed):
 
 def test_the_sweep_finds_messages_left_behind(fed):
     case = open_case(fed.world)
-    request = mutual_aid.aid_request_send(
+    request = desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="r"
     )
     message = OutboxMessage.objects.get(request=request)
     # The on-commit queueing never happened (a crash, a broker outage): the sweep finds it.
-    assert mutual_aid.outbox_due() == [message.pk]
+    assert relay.outbox_due() == [message.pk]
     OutboxMessage.objects.filter(pk=message.pk).update(
         next_attempt_at=timezone.now() + timedelta(minutes=1)
     )
-    assert mutual_aid.outbox_due() == []
+    assert relay.outbox_due() == []
 
 
 @pytest.mark.parametrize(("status", "outcome"), [(409, "refused"), (401, "retry")])
@@ -193,21 +194,21 @@ def test_a_refused_message_is_not_retried_and_the_coordinator_is_told(fed, statu
         fed.partner.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/v1/"
         fed.partner.save()
         case = open_case(fed.world)
-        mutual_aid.aid_request_send(
+        desk.aid_request_send(
             origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="r"
         )
         message = OutboxMessage.objects.get()
-        assert mutual_aid.outbox_deliver(message_id=message.pk) == outcome
+        assert relay.outbox_deliver(message_id=message.pk) == outcome
         message.refresh_from_db()
         assert message.response_status == status
         assert Alert.objects.filter(case=case, kind=AlertKind.AID_UNDELIVERED).count() == 1
         if outcome == "refused":
-            assert message.failed_at and mutual_aid.outbox_due() == []
+            assert message.failed_at and relay.outbox_due() == []
         else:
             assert message.failed_at is None
             later = message.next_attempt_at + timedelta(seconds=1)
-            assert mutual_aid.outbox_due(now=later) == [message.pk]
-            assert mutual_aid.outbox_deliver(message_id=message.pk, now=later) == "retry"
+            assert relay.outbox_due(now=later) == [message.pk]
+            assert relay.outbox_deliver(message_id=message.pk, now=later) == "retry"
             # Told once, not at every attempt.
             assert Alert.objects.filter(case=case, kind=AlertKind.AID_UNDELIVERED).count() == 1
     finally:
@@ -217,7 +218,7 @@ def test_a_refused_message_is_not_retried_and_the_coordinator_is_told(fed, statu
 
 def test_retry_delays_grow_and_stay_under_the_cap(settings):
     settings.FEDERATION = {**settings.FEDERATION, "RETRY_BASE_SECONDS": 5, "RETRY_CAP_SECONDS": 60}
-    delays = [mutual_aid.retry_delay(n) for n in range(1, 12)]
+    delays = [relay.retry_delay(n) for n in range(1, 12)]
     assert all(2.5 <= d <= 60 for d in delays)
     assert max(delays[:2]) <= 10 and min(delays[-3:]) >= 30
 
@@ -229,7 +230,7 @@ def test_the_assisting_city_forwards_its_units_reports(client, fed):
 
     signed(client, envelope("request", request_data()), key=fed.key, secrets=[fed.secret])
     request = MutualAidRequest.objects.get()
-    mutual_aid.aid_accept(origin=Origin(actor=fed.coordinator), request=request)
+    desk.aid_accept(origin=Origin(actor=fed.coordinator), request=request)
     request.refresh_from_db()
     assisting = Case.objects.get(pk=request.case_id)
     field.sighting_record(
@@ -262,7 +263,7 @@ def test_our_sightings_go_to_the_partners_helping_us_and_one_over_the_line_is_pr
     )
     proposal = Alert.objects.get(case=case, kind=AlertKind.AID_PROPOSED)
     assert "PB" in proposal.message
-    request = mutual_aid.aid_request_send(
+    request = desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="r"
     )
     signed(
@@ -299,7 +300,7 @@ def test_the_helping_city_records_the_origins_sightings_on_its_assisting_case(cl
         secrets=[fed.secret],
     )
     assert early.status_code == 409  # not accepted yet: nowhere to record it
-    mutual_aid.aid_accept(origin=Origin(actor=fed.coordinator), request=request)
+    desk.aid_accept(origin=Origin(actor=fed.coordinator), request=request)
     request.refresh_from_db()
     response = signed(
         client,
@@ -319,10 +320,10 @@ def test_the_helping_city_records_the_origins_sightings_on_its_assisting_case(cl
 def test_closing_our_assisting_case_tells_the_city_we_help_and_its_closure_still_lands(client, fed):
     signed(client, envelope("request", request_data()), key=fed.key, secrets=[fed.secret])
     request = MutualAidRequest.objects.get()
-    mutual_aid.aid_accept(origin=Origin(actor=fed.coordinator), request=request)
+    desk.aid_accept(origin=Origin(actor=fed.coordinator), request=request)
     request.refresh_from_db()
     assisting = Case.objects.get(pk=request.case_id)
-    closure.case_close(
+    lifecycle.case_close(
         origin=Origin(actor=fed.coordinator),
         case=assisting,
         outcome="returned",
@@ -348,10 +349,10 @@ def test_closing_our_assisting_case_tells_the_city_we_help_and_its_closure_still
 
 def test_closing_a_case_we_asked_about_sends_no_helper_note(fed):
     case = open_case(fed.world)
-    mutual_aid.aid_request_send(
+    desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="border"
     )
-    closure.case_close(origin=Origin(actor=fed.coordinator), case=case, outcome="found_well")
+    lifecycle.case_close(origin=Origin(actor=fed.coordinator), case=case, outcome="found_well")
     assert sorted(OutboxMessage.objects.values_list("type", flat=True)) == ["cancelled", "request"]
 
 

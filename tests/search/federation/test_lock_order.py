@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from search.models import Case, MutualAidRequest
-from search.services import mutual_aid
+from search.services.aid import desk, inbox
 from search.services.timeline import Origin
 from tests.search.dispatch_world import open_case
 from tests.search.federation.helpers import envelope
@@ -18,11 +18,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_a_message_waits_for_the_case_before_it_takes_the_request(fed):
     case = open_case(fed.world)
-    request = mutual_aid.aid_request_send(
+    request = desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="border"
     )
     accepted = envelope("accepted", {"note": ""}, request_id=request.uid, sequence=1)
-    assert mutual_aid.message_receive(partner=fed.partner, envelope=accepted).status == 200
+    assert inbox.message_receive(partner=fed.partner, envelope=accepted).outcome == inbox.APPLIED
     found = envelope(
         "found",
         {
@@ -38,7 +38,7 @@ def test_a_message_waits_for_the_case_before_it_takes_the_request(fed):
 
     def partner_sends():
         try:
-            answers.append(mutual_aid.message_receive(partner=fed.partner, envelope=found).status)
+            answers.append(inbox.message_receive(partner=fed.partner, envelope=found).outcome)
         finally:
             connection.close()
 
@@ -51,6 +51,6 @@ def test_a_message_waits_for_the_case_before_it_takes_the_request(fed):
         # The message must be queued behind the case, not holding the request we need next.
         MutualAidRequest.objects.select_for_update(nowait=True).get(pk=request.pk)
     sender.join(timeout=20)
-    assert answers == [200]
+    assert answers == [inbox.APPLIED]
     case.refresh_from_db()
     assert case.sightings.filter(kind="found").exists()

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from search.choices import AidStatus
 from search.models import InboxMessage, MutualAidRequest
-from search.services import mutual_aid
+from search.services.aid import desk, inbox
 from search.services.timeline import Origin
 from tests.search.dispatch_world import open_case
 from tests.search.federation.conftest import make_partner
@@ -23,7 +23,7 @@ def stored() -> tuple[int, int]:
 
 def _outbound(fed):
     case = open_case(fed.world)
-    return mutual_aid.aid_request_send(
+    return desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="border"
     )
 
@@ -119,7 +119,7 @@ def test_a_sequence_far_ahead_is_refused_and_nothing_waits(client, fed):
         "note",
         {"text": "parked"},
         request_id=request.uid,
-        sequence=2 + mutual_aid.MAX_SEQUENCE_AHEAD,
+        sequence=2 + inbox.MAX_SEQUENCE_AHEAD,
     )
     response = signed(client, far, key=fed.key, secrets=[fed.secret])
     assert response.status_code == 409, response.content
@@ -130,13 +130,13 @@ def test_a_sequence_far_ahead_is_refused_and_nothing_waits(client, fed):
         "note",
         {"text": "early"},
         request_id=request.uid,
-        sequence=1 + mutual_aid.MAX_SEQUENCE_AHEAD,
+        sequence=1 + inbox.MAX_SEQUENCE_AHEAD,
     )
     assert signed(client, near, key=fed.key, secrets=[fed.secret]).status_code == 202
 
 
 def test_the_waiting_room_of_a_request_is_bounded(client, fed, monkeypatch):
-    monkeypatch.setattr(mutual_aid, "MAX_WAITING_PER_REQUEST", 3)
+    monkeypatch.setattr(inbox, "MAX_WAITING_PER_REQUEST", 3)
     request = _accepted(client, fed)
     for seq in (3, 4, 5):
         send = envelope("note", {"text": f"n{seq}"}, request_id=request.uid, sequence=seq)

@@ -10,7 +10,7 @@ from accounts.models import PartnerAPIKey
 from search.choices import AidDirection, AidStatus
 from search.federation.signing import new_secret
 from search.models import InboxMessage, MutualAidRequest
-from search.services import mutual_aid
+from search.services.aid import desk
 from search.services.timeline import Origin
 from tests.search.dispatch_world import open_case
 from tests.search.federation.conftest import make_partner
@@ -222,7 +222,7 @@ def test_the_id_must_match_the_signed_id_and_idempotency_key(client, fed):
 
 def _outbound(fed):
     case = open_case(fed.world)
-    return mutual_aid.aid_request_send(
+    return desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="border"
     )
 
@@ -322,7 +322,7 @@ def test_reports_touch_only_the_partners_sectors_and_take_its_clock_as_it_is(cli
     from django.utils import timezone
 
     from search.models import Sector
-    from search.services.dispatch import dispatch_case
+    from search.services.areas import dispatch_case
 
     request = _outbound(fed)
     dispatch_case(case_id=request.case_id)

@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from search.choices import AidStatus
 from search.models import Case, MutualAidRequest, OutboxMessage
-from search.services import mutual_aid
+from search.services.aid import desk
 from search.services.timeline import Origin
 from tests.factories import UserFactory
 from tests.search.dispatch_world import open_case
@@ -54,7 +54,7 @@ def test_medical_detail_goes_only_to_a_partner_allowed_it(fed):
     fed.partner.allowed_fields = ["subject_name", "medical_needs"]
     fed.partner.save()
     case = open_case(fed.world, medical_needs="insulin")
-    mutual_aid.aid_request_send(
+    desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="r"
     )
     summary = OutboxMessage.objects.get().body["data"]["summary"]
@@ -77,10 +77,10 @@ def test_only_coordinators_ask_and_bad_input_is_400(fed):
 def test_a_partner_reads_only_the_requests_between_us(client, fed):
     other = make_partner("PC2", 33.9)
     case = open_case(fed.world)
-    ours_to_pb = mutual_aid.aid_request_send(
+    ours_to_pb = desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="r"
     )
-    ours_to_other = mutual_aid.aid_request_send(
+    ours_to_other = desk.aid_request_send(
         origin=Origin(actor=fed.coordinator), case=case, partner=other.partner, reason="r"
     )
     signed(client, envelope("request", request_data()), key=fed.key, secrets=[fed.secret])

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from search.choices import SectorStatus, TaskStatus
 from search.models import Alert, Sector, SubjectProfile, Task
-from search.services import dispatch, field
+from search.services import areas, field, offers
 from search.services.timeline import Origin
 from tests.search.dispatch_world import build_world, open_case
 
@@ -25,7 +25,7 @@ def world(settings):
 def test_initial_area_has_rings_from_the_profile_and_weights_summing_to_one(world):
     case = open_case(world)
 
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
 
     area = case.areas.get()
     assert (area.version, area.reason, area.is_current) == (1, "initial", True)
@@ -42,7 +42,7 @@ def test_travel_cap_shrinks_the_rings_of_a_recent_report(world, settings):
     settings.DISPATCH = {**settings.DISPATCH, "MIN_REACH_M": 150}
     case = open_case(world, last_seen_at=timezone.now() - timedelta(minutes=2))
 
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
 
     # 3 km/h for 2 minutes is 100 m, under the 150 m floor: every ring stops at 150 m.
     assert case.areas.get().radii_m == [150, 150, 150, 150]
@@ -51,7 +51,7 @@ def test_travel_cap_shrinks_the_rings_of_a_recent_report(world, settings):
 def test_offers_go_to_covering_available_units_nearest_first_capped_per_unit(world):
     case = open_case(world)
 
-    result = dispatch.dispatch_case(case_id=case.pk)
+    result = areas.dispatch_case(case_id=case.pk)
 
     tasks = list(Task.objects.filter(case=case).select_related("unit", "sector"))
     units = {t.unit for t in tasks}
@@ -74,21 +74,21 @@ def test_offers_go_to_covering_available_units_nearest_first_capped_per_unit(wor
 def test_a_sector_that_needs_a_boat_goes_only_to_the_boat(world, settings):
     settings.DISPATCH = {**settings.DISPATCH, "MAX_OPEN_TASKS_PER_UNIT": 1}
     case = open_case(world)
-    dispatch.area_compute(case=case, reason="initial", origin=Origin.system())
+    areas.area_compute(case=case, reason="initial", origin=Origin.system())
     water = case.sectors.order_by("-weight").first()
     Sector.objects.filter(pk=water.pk).update(required_capability="boat")
 
-    dispatch.offers_make(case=case)
+    offers.offers_make(case=case)
 
     assert Task.objects.get(sector=water).unit == world.boat
 
 
 def test_dispatch_twice_creates_nothing_twice(world):
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     before = (Task.objects.count(), Sector.objects.count(), case.areas.count())
 
-    again = dispatch.dispatch_case(case_id=case.pk)
+    again = areas.dispatch_case(case_id=case.pk)
 
     assert again.offered == []
     assert (Task.objects.count(), Sector.objects.count(), case.areas.count()) == before
@@ -96,7 +96,7 @@ def test_dispatch_twice_creates_nothing_twice(world):
 
 def test_the_database_refuses_a_second_task_for_the_same_sector_and_unit(world):
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     task = Task.objects.first()
 
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -124,12 +124,12 @@ def test_the_database_refuses_a_second_task_for_the_same_sector_and_unit(world):
 def test_declined_offer_goes_to_the_next_unit(world, settings):
     settings.DISPATCH = {**settings.DISPATCH, "MAX_OPEN_TASKS_PER_UNIT": 50}
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     task = Task.objects.filter(unit=world.near).order_by("-sector__weight").first()
     world.near.members.add(world.clerk)
 
     field.task_decline(origin=Origin(actor=world.clerk), task=task, reason="Vehicle broke down")
-    dispatch.offers_make(case=case)
+    offers.offers_make(case=case)
 
     retry = Task.objects.get(sector=task.sector, status="offered")
     assert (retry.unit, retry.rank) == (world.middle, 2)
@@ -138,12 +138,12 @@ def test_declined_offer_goes_to_the_next_unit(world, settings):
 
 def test_expired_offer_is_reoffered_and_the_coordinator_is_told(world):
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     task = Task.objects.filter(unit=world.near).first()
 
     later = timezone.now() + timedelta(minutes=10)
-    cases = dispatch.offers_expire(now=later)
-    dispatch.offers_make(case=case)
+    cases = offers.offers_expire(now=later)
+    offers.offers_make(case=case)
 
     assert cases == [case.pk]
     assert Task.objects.get(pk=task.pk).status == TaskStatus.EXPIRED
@@ -154,7 +154,7 @@ def test_expired_offer_is_reoffered_and_the_coordinator_is_told(world):
 
 def test_accepting_an_expired_offer_is_refused(world):
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     task = Task.objects.filter(unit=world.near).first()
     world.near.members.add(world.clerk)
     Task.objects.filter(pk=task.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -166,7 +166,7 @@ def test_accepting_an_expired_offer_is_refused(world):
 def test_finishing_a_task_frees_the_unit_for_the_queue(world, settings):
     settings.DISPATCH = {**settings.DISPATCH, "MAX_OPEN_TASKS_PER_UNIT": 1}
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     task = Task.objects.get(unit=world.near)
     world.near.members.add(world.clerk)
     who = Origin(actor=world.clerk)
@@ -174,7 +174,7 @@ def test_finishing_a_task_frees_the_unit_for_the_queue(world, settings):
     field.task_accept(origin=who, task=task)
     field.task_start(origin=who, task=task)
     field.task_finish(origin=who, task=task, coverage=0.8)
-    dispatch.offers_make(case=case)
+    offers.offers_make(case=case)
 
     assert Sector.objects.get(pk=task.sector_id).coverage == pytest.approx(0.8)
     assert Task.objects.filter(unit=world.near, status="offered").count() == 1
@@ -182,40 +182,40 @@ def test_finishing_a_task_frees_the_unit_for_the_queue(world, settings):
 
 def test_stale_task_is_flagged_once(world):
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     task = Task.objects.filter(unit=world.near).first()
     world.near.members.add(world.clerk)
     field.task_accept(origin=Origin(actor=world.clerk), task=task)
 
     later = timezone.now() + timedelta(hours=2)
-    assert dispatch.tasks_flag_stale(now=later) == 1
-    assert dispatch.tasks_flag_stale(now=later) == 0
+    assert offers.tasks_flag_stale(now=later) == 1
+    assert offers.tasks_flag_stale(now=later) == 0
     assert Alert.objects.filter(kind="task_stale", task=task).count() == 1
 
 
 def test_time_growth_adds_a_version_with_more_sectors_and_keeps_the_old(world):
     SubjectProfile.objects.filter(category="adult", terrain="urban").update(speed_kmh=0.1)
     case = open_case(world, last_seen_at=timezone.now() - timedelta(hours=3))
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     first = case.areas.get()
     assert first.radii_m[-1] == 300  # 0.1 km/h x 3 h
     sectors_before = case.sectors.count()
 
-    grown = dispatch.area_grow(case=case, now=timezone.now() + timedelta(hours=1))
-    dispatch.offers_make(case=case)
+    grown = areas.area_grow(case=case, now=timezone.now() + timedelta(hours=1))
+    offers.offers_make(case=case)
 
     assert (grown.version, grown.reason, grown.previous_id) == (2, "time_growth", first.pk)
     assert grown.radii_m[-1] == 400
     first.refresh_from_db()
     assert not first.is_current
     assert case.sectors.count() > sectors_before
-    assert dispatch.area_grow(case=case, now=timezone.now() + timedelta(hours=1, minutes=1)) is None
+    assert areas.area_grow(case=case, now=timezone.now() + timedelta(hours=1, minutes=1)) is None
 
 
 def test_a_point_outside_every_jurisdiction_is_flagged_not_dispatched(world):
-    case = open_case(world, at=(100.0, 30.0))
+    case = open_case(world, at=(100.0, 30.0), confirmed_outside=True)
 
-    result = dispatch.dispatch_case(case_id=case.pk)
+    result = areas.dispatch_case(case_id=case.pk)
 
     assert result.offered == []
     assert not Task.objects.exists()
@@ -241,7 +241,7 @@ def test_sectors_in_a_partners_region_are_marked_with_that_partner(world):
     )
     case = open_case(world, at=(lon, lat))
 
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
 
     outside = case.sectors.filter(outside_jurisdiction=True)
     assert outside.exists() and case.sectors.filter(outside_jurisdiction=False).exists()

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from search.geo import SRID
 from search.models import Alert, Task
-from search.services import dispatch, field
+from search.services import areas, field, offers
 from search.services.timeline import Origin
 from tests.factories import UnitFactory, UserFactory
 from tests.search.dispatch_world import LAST_SEEN, build_world, open_case
@@ -26,7 +26,7 @@ def world(settings):
 @pytest.fixture
 def case(world):
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     return case
 
 
@@ -44,8 +44,8 @@ def test_confirmed_sighting_recentres_and_cancels_tasks_left_outside(world, case
     )
     old_tasks = set(Task.objects.filter(case=case).open().values_list("pk", flat=True))
 
-    area = dispatch.sighting_confirm(origin=who, sighting=sighting)
-    dispatch.offers_make(case=case)
+    area = areas.sighting_confirm(origin=who, sighting=sighting)
+    offers.offers_make(case=case)
 
     assert (area.version, area.reason) == (2, "sighting")
     assert area.centre.x == pytest.approx(lon + 0.016)
@@ -57,7 +57,7 @@ def test_confirmed_sighting_recentres_and_cancels_tasks_left_outside(world, case
     new_offers = Task.objects.filter(case=case, status="offered")
     assert new_offers.exists()
     assert all(t.sector.in_current_area for t in new_offers)
-    assert dispatch.sighting_confirm(origin=who, sighting=sighting) is None  # once only
+    assert areas.sighting_confirm(origin=who, sighting=sighting) is None  # once only
 
 
 def test_pause_stops_new_offers_and_resume_starts_them(world, case):
@@ -65,18 +65,18 @@ def test_pause_stops_new_offers_and_resume_starts_them(world, case):
     Task.objects.filter(case=case).update(status="cancelled")
     case.sectors.update(status="unassigned")
 
-    dispatch.search_pause(origin=who, case=case, paused=True, reason="Night")
-    assert dispatch.offers_make(case=case).offered == []
+    offers.search_pause(origin=who, case=case, paused=True, reason="Night")
+    assert offers.offers_make(case=case).offered == []
 
-    dispatch.search_pause(origin=who, case=case, paused=False)
-    assert dispatch.offers_make(case=case).offered != []
+    offers.search_pause(origin=who, case=case, paused=False)
+    assert offers.offers_make(case=case).offered != []
     assert case.events.filter(kind="search_paused").count() == 2
 
 
 def test_reassign_moves_the_sector_to_the_chosen_unit(world, case):
     task = Task.objects.filter(case=case, unit=world.near).first()
 
-    new = dispatch.sector_reassign(
+    new = offers.sector_reassign(
         origin=Origin(actor=world.clerk), sector=task.sector, unit=world.far
     )
 
@@ -90,7 +90,7 @@ def test_reassign_back_to_a_unit_that_declined_offers_it_anew(world, case):
     world.near.members.add(world.clerk)
     field.task_decline(origin=Origin(actor=world.clerk), task=task, reason="busy")
 
-    again = dispatch.sector_reassign(
+    again = offers.sector_reassign(
         origin=Origin(actor=world.clerk), sector=task.sector, unit=world.near
     )
 
@@ -102,11 +102,9 @@ def test_reassign_refuses_a_unit_of_another_city_and_a_non_coordinator(world, ca
     stranger = UnitFactory()
 
     with pytest.raises(ValidationError, match="another city"):
-        dispatch.sector_reassign(
-            origin=Origin(actor=world.clerk), sector=task.sector, unit=stranger
-        )
+        offers.sector_reassign(origin=Origin(actor=world.clerk), sector=task.sector, unit=stranger)
     with pytest.raises(PermissionDenied):
-        dispatch.sector_reassign(
+        offers.sector_reassign(
             origin=Origin(actor=UserFactory(organisation=world.city, roles=["clerk"])),
             sector=task.sector,
             unit=world.far,

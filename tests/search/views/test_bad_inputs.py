@@ -10,7 +10,7 @@ from PIL import Image
 
 from search.models import Case, SearchArea, Sighting
 from search.photos import clean_photo
-from search.services import dispatch
+from search.services import areas
 from tests.factories import UserFactory
 from tests.search.dispatch_world import build_world, open_case
 from tests.search.intake_data import PIN_LAT, PIN_LON
@@ -23,7 +23,7 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 def world(client):
     world = build_world()
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     member = UserFactory(organisation=world.city, roles=["field"])
     world.near.members.add(member)
     task = case.tasks.filter(unit=world.near).first()

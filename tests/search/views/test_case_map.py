@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from search.geo import SRID
 from search.models import Task
-from search.services import dispatch, field
+from search.services import areas, field
 from search.services.timeline import Origin
 from tests.factories import UserFactory
 from tests.search.dispatch_world import LAST_SEEN, build_world, open_case
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def setup(client):
     world = build_world()
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     client.force_login(world.clerk)  # clerk and coordinator in the test world
     return world, case, client
 

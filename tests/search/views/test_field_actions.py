@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from search.models import Alert, CaseEvent, FieldAction, Sighting, Task
-from search.services import dispatch
+from search.services import areas, offers
 from tests.factories import UserFactory
 from tests.search.dispatch_world import LAST_SEEN, build_world, open_case
 
@@ -20,7 +20,7 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 def setup(client):
     world = build_world()
     case = open_case(world)
-    dispatch.dispatch_case(case_id=case.pk)
+    areas.dispatch_case(case_id=case.pk)
     member = UserFactory(organisation=world.city, roles=["field"])
     world.near.members.add(member)
     client.force_login(member)
@@ -307,7 +307,7 @@ def test_found_reaches_the_coordinator_and_stops_new_offers(setup):
     assert case.status == "found"
     assert Alert.objects.filter(case=case, kind="found").exists()
     assert not Task.objects.filter(case=case, status="offered").exists()
-    assert dispatch.offers_make(case=case).offered == []
+    assert offers.offers_make(case=case).offered == []
 
 
 def test_found_without_saying_who_has_the_person_is_refused(setup):

@@ -1,0 +1,353 @@
+"""Offers: matching waiting sectors to units, expiry, cancellation, staleness, reassignment.
+
+Every offer-making transaction takes one advisory lock, so the per-unit cap holds across cases;
+the waiting queue is the set of sectors in the current area that no open task covers.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from accounts.models import Unit
+from accounts.selectors import UNIT_CAN_TAKE_SQL, organisation_family_ids
+from search import permissions
+from search.choices import (
+    WAITING_SECTOR_STATUSES,
+    AlertKind,
+    CaseStatus,
+    EventKind,
+    SectorStatus,
+    TaskStatus,
+)
+from search.models import Case, Sector, Task
+from search.models.tasks import OPEN_TASK_STATUSES
+from search.selectors import waiting_sectors
+from search.services import queue
+from search.services.aid import outbound
+from search.services.alerts import AlertDraft, alert_raise, alerts_raise
+from search.services.queue import queue_on_commit
+from search.services.timeline import EventDraft, Origin, event_record, events_record
+
+# One lock for every offer-making transaction: the per-unit cap then holds across cases.
+OFFERS_LOCK_KEY = 0x6265_6163  # "beac"
+
+
+def conf(name: str) -> Any:
+    return settings.DISPATCH[name]
+
+
+def require_steering(origin: Origin) -> None:
+    """Refuse anyone but a coordinator (the system itself may always steer)."""
+    if origin.actor is not None and not permissions.can_override_priority(origin.actor):
+        raise PermissionDenied(gettext("Only coordinators steer the search."))
+
+
+def _offers_lock() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OFFERS_LOCK_KEY])
+
+
+def tasks_cancel(*, tasks: QuerySet[Task], reason: str, now: datetime) -> int:
+    """Cancel open tasks, free their sectors, and say why on each case's timeline.
+
+    A fixed number of queries however many cases the tasks belong to.
+    """
+    cancelled = list(
+        tasks.filter(status__in=OPEN_TASK_STATUSES).values_list("pk", "case_id", "sector_id")
+    )
+    if not cancelled:
+        return 0
+    Task.objects.filter(pk__in=[pk for pk, _, _ in cancelled]).update(
+        status=TaskStatus.CANCELLED, note=reason[:2000], finished_at=now, last_activity_at=now
+    )
+    Sector.objects.filter(pk__in=[s for _, _, s in cancelled]).exclude(
+        status=SectorStatus.SEARCHED
+    ).update(status=SectorStatus.UNASSIGNED)
+    per_case = Counter(case_id for _, case_id, _ in cancelled)
+    alerts_raise(
+        AlertDraft(
+            case_id=case_id, kind=AlertKind.TASKS_CANCELLED, message=f"{n} task(s): {reason}"
+        )
+        for case_id, n in per_case.items()
+    )
+    events_record(
+        drafts=[
+            EventDraft(case_id, EventKind.TASK_CHANGED, {"cancelled": n, "reason": reason})
+            for case_id, n in per_case.items()
+        ],
+        origin=Origin.system(),
+    )
+    return len(cancelled)
+
+
+# The unit side of the match is the rule in accounts.selectors (UNIT_CAN_TAKE_SQL), the same one
+# Unit.objects.available().covering(point) applies.
+CANDIDATES_SQL = f"""
+WITH waiting AS MATERIALIZED (
+    SELECT s.id, s.centroid, s.weight, s.required_capability
+    FROM search_sector s
+    WHERE s.case_id = %(case)s
+      AND s.in_current_area AND NOT s.outside_jurisdiction
+      AND s.status = ANY(%(waiting)s)
+      AND NOT EXISTS (SELECT 1 FROM search_task t
+                      WHERE t.sector_id = s.id AND t.status = ANY(%(open)s))
+)
+SELECT w.id, c.unit_id, c.distance
+FROM waiting w
+CROSS JOIN LATERAL (
+    SELECT u.id AS unit_id,
+           ST_Distance(u.last_position, w.centroid::geography, false) AS distance
+    FROM accounts_unit u
+    WHERE {UNIT_CAN_TAKE_SQL.format(unit="u", point="w.centroid")}
+      AND u.organisation_id = ANY(%(family)s)
+      AND (w.required_capability = '' OR w.required_capability = ANY(u.capabilities))
+      AND NOT EXISTS (SELECT 1 FROM search_task t WHERE t.sector_id = w.id AND t.unit_id = u.id)
+    ORDER BY distance ASC NULLS LAST, u.id
+    LIMIT %(per_sector)s
+) c
+ORDER BY w.weight DESC, w.id, c.distance ASC NULLS LAST, c.unit_id
+"""  # noqa: S608 - the fragment is a constant, not input
+
+INSERT_TASKS_SQL = """
+INSERT INTO search_task (case_id, sector_id, unit_id, status, rank, distance_m, offered_at,
+                         expires_at, last_activity_at, note)
+SELECT %(case)s, v.sector_id, v.unit_id, 'offered',
+       (SELECT count(*) FROM search_task t WHERE t.sector_id = v.sector_id) + 1,
+       v.distance, %(now)s, %(expires)s, %(now)s, ''
+FROM (SELECT unnest(%(sectors)s::bigint[]) AS sector_id, unnest(%(units)s::bigint[]) AS unit_id,
+             unnest(%(distances)s::float8[]) AS distance) v
+ON CONFLICT DO NOTHING
+RETURNING id, sector_id
+"""
+
+
+@dataclass
+class OfferResult:
+    offered: list[int]  # task ids
+    waiting: int  # sectors left in the queue (no unit free)
+    unreachable: int  # sectors no unit could ever take (none covers them)
+
+
+@transaction.atomic
+def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
+    """Offer the waiting sectors of a case, highest probability first, nearest unit first."""
+    now = now or timezone.now()
+    _offers_lock()
+    case = Case.objects.select_related("organisation").get(pk=case.pk)
+    if not case.is_open or case.search_paused:
+        return OfferResult([], 0, 0)
+    cap = conf("MAX_OPEN_TASKS_PER_UNIT")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CANDIDATES_SQL,
+            {
+                "available": Unit.Availability.AVAILABLE,
+                "family": organisation_family_ids(case.organisation),
+                "per_sector": conf("CANDIDATES_PER_SECTOR"),
+                "case": case.pk,
+                "waiting": list(WAITING_SECTOR_STATUSES),
+                "open": list(OPEN_TASK_STATUSES),
+            },
+        )
+        rows = cursor.fetchall()
+    load = dict(
+        Task.objects.open()
+        .filter(unit_id__in={unit for _, unit, _ in rows})
+        .values("unit_id")
+        .annotate(n=Count("pk"))
+        .values_list("unit_id", "n")
+    )
+    choice: dict[int, tuple[int, float | None]] = {}  # sector -> (unit, distance)
+    for sector_id, unit_id, distance in rows:
+        if sector_id in choice or load.get(unit_id, 0) >= cap:
+            continue
+        choice[sector_id] = (unit_id, distance)
+        load[unit_id] = load.get(unit_id, 0) + 1
+    offered: list[int] = []
+    if choice:
+        sectors = list(choice)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                INSERT_TASKS_SQL,
+                {
+                    "case": case.pk,
+                    "now": now,
+                    "expires": now + timedelta(seconds=conf("OFFER_TIMEOUT_SECONDS")),
+                    "sectors": sectors,
+                    "units": [choice[s][0] for s in sectors],
+                    "distances": [choice[s][1] for s in sectors],
+                },
+            )
+            created = cursor.fetchall()
+        offered = [task_id for task_id, _ in created]
+        Sector.objects.filter(pk__in=[s for _, s in created]).update(status=SectorStatus.OFFERED)
+    waiting = waiting_sectors().filter(case=case).count()
+    unreachable = waiting - len({s for s, _, _ in rows} - set(choice))
+    if offered:
+        if case.status == CaseStatus.OPEN:
+            Case.objects.filter(pk=case.pk, status=CaseStatus.OPEN).update(status=CaseStatus.ACTIVE)
+        outbound.assisting_case_activated(case_id=case.pk)
+        event_record(
+            case=case,
+            kind=EventKind.OFFERS_MADE,
+            origin=Origin.system(),
+            data={"offers": len(offered), "waiting": waiting},
+        )
+        queue_on_commit(queue.OFFERS_NOTIFY, offered)
+    if unreachable:
+        alert_raise(
+            case=case,
+            kind=AlertKind.NO_UNITS,
+            message=f"{unreachable} sector(s) have no available unit whose area covers them.",
+            once_while_open=True,
+        )
+    return OfferResult(offered=offered, waiting=waiting, unreachable=unreachable)
+
+
+# --- Supervision (beat) -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def offers_expire(*, now: datetime | None = None) -> list[int]:
+    """Expire unanswered offers, tell the coordinator, and return the cases to re-dispatch."""
+    now = now or timezone.now()
+    expired = list(
+        Task.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(status=TaskStatus.OFFERED, expires_at__lte=now)
+        .select_related("unit", "sector")
+    )
+    if not expired:
+        return []
+    Task.objects.filter(pk__in=[t.pk for t in expired]).update(
+        status=TaskStatus.EXPIRED, answered_at=now, last_activity_at=now
+    )
+    Sector.objects.filter(
+        pk__in=[t.sector_id for t in expired], status=SectorStatus.OFFERED
+    ).update(status=SectorStatus.UNASSIGNED)
+    alerts_raise(
+        AlertDraft(
+            case_id=task.case_id,
+            kind=AlertKind.OFFER_EXPIRED,
+            task_id=task.pk,
+            message=f"{task.unit.name} did not answer the offer of sector "
+            f"{task.sector.h3_index}; offering it to the next unit.",
+        )
+        for task in expired
+    )
+    per_case = Counter(task.case_id for task in expired)
+    events_record(
+        drafts=[
+            EventDraft(case_id, EventKind.TASK_CHANGED, {"expired": n})
+            for case_id, n in per_case.items()
+        ],
+        origin=Origin.system(),
+    )
+    return list(per_case)
+
+
+@transaction.atomic
+def tasks_flag_stale(*, now: datetime | None = None) -> int:
+    """Flag accepted or in-progress tasks with no activity for too long, once each."""
+    now = now or timezone.now()
+    limit = now - timedelta(seconds=conf("STALE_TASK_SECONDS"))
+    stale = list(
+        Task.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            status__in=(TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS),
+            last_activity_at__lt=limit,
+            stale_flagged_at__isnull=True,
+        )
+        .select_related("unit")
+    )
+    alerts_raise(
+        AlertDraft(
+            case_id=task.case_id,
+            kind=AlertKind.TASK_STALE,
+            task_id=task.pk,
+            message=f"No activity from {task.unit.name} since "
+            f"{timezone.localtime(task.last_activity_at):%H:%M}.",
+        )
+        for task in stale
+    )
+    Task.objects.filter(pk__in=[t.pk for t in stale]).update(stale_flagged_at=now)
+    return len(stale)
+
+
+def cases_waiting_for_offers() -> list[int]:
+    """Return open, unpaused cases with sectors waiting in the queue or with no area yet."""
+    return list(
+        Case.objects.open()
+        .filter(search_paused=False)
+        .filter(Q(sectors__in=waiting_sectors()) | Q(areas__isnull=True))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+# --- Coordinator actions ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def search_pause(*, origin: Origin, case: Case, paused: bool, reason: str = "") -> Case:
+    """Pause (no new offers; open tasks stand) or resume the search."""
+    require_steering(origin)
+    Case.objects.filter(pk=case.pk).update(search_paused=paused)
+    case.refresh_from_db()
+    event_record(
+        case=case,
+        kind=EventKind.SEARCH_PAUSED,
+        origin=origin,
+        data={"paused": paused, "reason": reason.strip()},
+    )
+    if not paused:
+        queue_on_commit(queue.DISPATCH, case.pk)
+    return case
+
+
+@transaction.atomic
+def sector_reassign(*, origin: Origin, sector: Sector, unit: Unit) -> Task:
+    """Take the sector from whoever has it and offer it to the unit the coordinator chose."""
+    require_steering(origin)
+    now = timezone.now()
+    _offers_lock()
+    if unit.organisation_id not in organisation_family_ids(sector.case.organisation):
+        raise ValidationError(gettext("This unit belongs to another city."))
+    if Task.objects.filter(sector=sector, unit=unit).open().exists():
+        raise ValidationError(gettext("This unit already has this sector."))
+    tasks_cancel(
+        tasks=Task.objects.filter(sector=sector),
+        reason=f"Reassigned to {unit.name} by a coordinator",
+        now=now,
+    )
+    fresh = {
+        "status": TaskStatus.OFFERED,
+        "rank": Task.objects.filter(sector=sector).count() + 1,
+        "offered_at": now,
+        "expires_at": now + timedelta(seconds=conf("OFFER_TIMEOUT_SECONDS")),
+        "last_activity_at": now,
+        "answered_at": None,
+        "started_at": None,
+        "finished_at": None,
+    }
+    # A unit that had the sector before (declined, expired) may be chosen again on purpose: its
+    # task row is offered anew; the timeline keeps what happened before.
+    task, _ = Task.objects.update_or_create(
+        sector=sector, unit=unit, defaults=fresh, create_defaults={**fresh, "case": sector.case}
+    )
+    Sector.objects.filter(pk=sector.pk).update(status=SectorStatus.OFFERED)
+    event_record(
+        case=sector.case,
+        kind=EventKind.TASK_CHANGED,
+        origin=origin,
+        data={"reassigned": sector.h3_index, "unit": unit.name, "task": task.pk},
+    )
+    queue_on_commit(queue.OFFERS_NOTIFY, [task.pk])
+    return task
