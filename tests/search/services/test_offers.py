@@ -1,4 +1,4 @@
-"""Search area, sectors and offers, called directly (the worker tests cover the Celery path)."""
+"""Offers: matching, the per-unit cap, declines, expiry, staleness (services called directly)."""
 
 from datetime import timedelta
 
@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from search.choices import SectorStatus, TaskStatus
-from search.models import Alert, Sector, SubjectProfile, Task
+from search.models import Alert, Sector, Task
 from search.services import areas, field, offers
 from search.services.timeline import Origin
 from tests.search.dispatch_world import build_world, open_case
@@ -20,32 +20,6 @@ pytestmark = pytest.mark.django_db
 def world(settings):
     settings.DISPATCH = {**settings.DISPATCH, "MAX_OPEN_TASKS_PER_UNIT": 2}
     return build_world()
-
-
-def test_initial_area_has_rings_from_the_profile_and_weights_summing_to_one(world):
-    case = open_case(world)
-
-    areas.dispatch_case(case_id=case.pk)
-
-    area = case.areas.get()
-    assert (area.version, area.reason, area.is_current) == (1, "initial", True)
-    assert area.radii_m == [200, 400, 600, 800]
-    sectors = list(case.sectors.all())
-    assert 10 < len(sectors) < 60
-    assert sum(s.weight for s in sectors) == pytest.approx(1.0)
-    inner = max(s.weight for s in sectors if s.ring == 1)
-    outer = max(s.weight for s in sectors if s.ring == 4)
-    assert inner > outer
-
-
-def test_travel_cap_shrinks_the_rings_of_a_recent_report(world, settings):
-    settings.DISPATCH = {**settings.DISPATCH, "MIN_REACH_M": 150}
-    case = open_case(world, last_seen_at=timezone.now() - timedelta(minutes=2))
-
-    areas.dispatch_case(case_id=case.pk)
-
-    # 3 km/h for 2 minutes is 100 m, under the 150 m floor: every ring stops at 150 m.
-    assert case.areas.get().radii_m == [150, 150, 150, 150]
 
 
 def test_offers_go_to_covering_available_units_nearest_first_capped_per_unit(world):
@@ -193,83 +167,77 @@ def test_stale_task_is_flagged_once(world):
     assert Alert.objects.filter(kind="task_stale", task=task).count() == 1
 
 
-def test_time_growth_adds_a_version_with_more_sectors_and_keeps_the_old(world):
-    SubjectProfile.objects.filter(category="adult", terrain="urban").update(speed_kmh=0.1)
-    case = open_case(world, last_seen_at=timezone.now() - timedelta(hours=3))
-    areas.dispatch_case(case_id=case.pk)
-    first = case.areas.get()
-    assert first.radii_m[-1] == 300  # 0.1 km/h x 3 h
-    sectors_before = case.sectors.count()
-
-    grown = areas.area_grow(case=case, now=timezone.now() + timedelta(hours=1))
-    offers.offers_make(case=case)
-
-    assert (grown.version, grown.reason, grown.previous_id) == (2, "time_growth", first.pk)
-    assert grown.radii_m[-1] == 400
-    first.refresh_from_db()
-    assert not first.is_current
-    assert case.sectors.count() > sectors_before
-    assert areas.area_grow(case=case, now=timezone.now() + timedelta(hours=1, minutes=1)) is None
+# --- Query counts: one case or fifty, the same number of queries ---------------------------------
 
 
-def test_a_point_outside_every_jurisdiction_is_flagged_not_dispatched(world):
-    case = open_case(world, at=(100.0, 30.0), confirmed_outside=True)
+def _tasks(n: int, *, status: str, **fields) -> list:
+    from tests.factories import CaseFactory, SectorFactory, TaskFactory
+    from tests.search.services.querycount import city
 
-    result = areas.dispatch_case(case_id=case.pk)
-
-    assert result.offered == []
-    assert not Task.objects.exists()
-    assert case.sectors.filter(outside_jurisdiction=False).count() == 0
-    assert Alert.objects.filter(case=case, kind="outside").exists()
-
-
-def test_sectors_in_a_partners_region_are_marked_with_that_partner(world):
-    from django.contrib.gis.geos import MultiPolygon
-
-    from accounts.models import Partner
-    from search.geo import SRID
-    from tests.factories import OrganisationFactory, square
-
-    lon, lat = 117.30, 34.45 + 0.0005  # just north of the test city's border
-    neighbour = OrganisationFactory(
-        code="NB", jurisdiction=MultiPolygon(square(lon, 34.55, 0.1), srid=SRID)
-    )
-    partner = Partner.objects.create(
-        organisation=neighbour,
-        base_url="https://nb.example/api/v1/",
-        region=MultiPolygon(square(lon, 34.55, 0.1), srid=SRID),
-    )
-    case = open_case(world, at=(lon, lat))
-
-    areas.dispatch_case(case_id=case.pk)
-
-    outside = case.sectors.filter(outside_jurisdiction=True)
-    assert outside.exists() and case.sectors.filter(outside_jurisdiction=False).exists()
-    assert set(outside.values_list("partner", flat=True)) == {partner.pk}
-    assert not Task.objects.filter(sector__in=outside).exists()
+    organisation, unit = city()
+    return [
+        TaskFactory(
+            sector=SectorFactory(area__case=CaseFactory(organisation=organisation)),
+            unit=unit,
+            status=status,
+            **fields,
+        )
+        for _ in range(n)
+    ]
 
 
-@pytest.mark.parametrize(
-    ("values", "field_name", "message"),
-    [
-        (
-            {"p25_m": 300, "p50_m": 200, "p75_m": 400, "p95_m": 500, "speed_kmh": 2},
-            "p95_m",
-            "must increase",
-        ),
-        (
-            {"p25_m": 100, "p50_m": 200, "p75_m": 300, "p95_m": 400, "speed_kmh": -1},
-            "speed_kmh",
-            "above zero",
-        ),
-    ],
-)
-def test_a_bad_profile_is_refused_with_a_clear_message(db, values, field_name, message):
-    profile = SubjectProfile(category="child", terrain="rural", source="x", **values)
+def test_tasks_cancel_costs_the_same_for_one_case_or_fifty():
+    from tests.search.services.querycount import same_cost
 
-    with pytest.raises(ValidationError) as refused:
-        profile.full_clean(validate_unique=False)
+    def make(n):
+        ids = [t.pk for t in _tasks(n, status=TaskStatus.ACCEPTED)]
+        now = timezone.now()
+        tasks = Task.objects.filter(pk__in=ids)
+        return lambda: offers.tasks_cancel(tasks=tasks, reason="r", now=now)
 
-    assert any(message in m for m in refused.value.message_dict[field_name])
-    with pytest.raises(IntegrityError), transaction.atomic():
-        SubjectProfile.objects.filter(category="child", terrain="rural").update(**values)
+    one, fifty = same_cost(make)
+    assert one == fifty
+    assert Task.objects.filter(status=TaskStatus.CANCELLED).count() == 51
+    assert Alert.objects.filter(kind="tasks_cancelled").count() == 51
+
+
+def test_offers_expire_costs_the_same_for_one_case_or_fifty():
+    from tests.search.services.querycount import same_cost
+
+    def make(n):
+        _tasks(n, status=TaskStatus.OFFERED, expires_at=timezone.now() - timedelta(seconds=1))
+        return offers.offers_expire
+
+    one, fifty = same_cost(make)
+    assert one == fifty
+    assert Task.objects.filter(status=TaskStatus.EXPIRED).count() == 51
+
+
+def test_tasks_flag_stale_costs_the_same_for_one_case_or_fifty():
+    from tests.search.services.querycount import same_cost
+
+    def make(n):
+        idle_since = timezone.now() - timedelta(days=1)
+        _tasks(n, status=TaskStatus.IN_PROGRESS, last_activity_at=idle_since)
+        return offers.tasks_flag_stale
+
+    one, fifty = same_cost(make)
+    assert one == fifty
+    assert Alert.objects.filter(kind="task_stale").count() == 51
+
+
+def test_dispatching_a_case_costs_the_same_for_one_waiting_sector_or_fifty(settings):
+    from tests.factories import CaseFactory, SearchAreaFactory, SectorFactory
+    from tests.search.services.querycount import city, same_cost
+
+    settings.DISPATCH = {**settings.DISPATCH, "MAX_OPEN_TASKS_PER_UNIT": 100}
+
+    def make(n):
+        organisation, _ = city()
+        area = SearchAreaFactory(case=CaseFactory(organisation=organisation))
+        SectorFactory.create_batch(n, area=area)
+        return lambda: areas.dispatch_case(case_id=area.case_id)
+
+    one, fifty = same_cost(make)
+    assert one == fifty
+    assert Task.objects.filter(status=TaskStatus.OFFERED).count() == 51
