@@ -5,7 +5,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -256,7 +255,6 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "beacon")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "search.tasks.heartbeat", "schedule": crontab(minute="*")},
     "offers-expire": {"task": "search.tasks.offers_expire", "schedule": 30.0},
     "tasks-flag-stale": {"task": "search.tasks.tasks_flag_stale", "schedule": 300.0},
     "areas-grow": {"task": "search.tasks.areas_grow", "schedule": 300.0},

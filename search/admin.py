@@ -8,7 +8,6 @@ from search.models import (
     Alert,
     Case,
     CaseEvent,
-    HealthPing,
     InboxMessage,
     MutualAidRequest,
     OutboxMessage,
@@ -51,12 +50,6 @@ class CaseAdmin(PlainGeometryAdmin):
     # The admin records nothing on the timeline, so it never shows or takes sensitive values:
     # those are seen through the case page's recorded reveal, and changed through its edit form.
     exclude = tuple(sorted(permissions.ALL_SENSITIVE_FIELDS))
-
-
-@admin.register(HealthPing)
-class HealthPingAdmin(admin.ModelAdmin):
-    list_display = ("pk", "created_at", "processed_at", "worker")
-    readonly_fields = ("created_at", "processed_at", "worker")
 
 
 @admin.register(SubjectProfile)
