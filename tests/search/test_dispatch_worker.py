@@ -112,8 +112,10 @@ def test_worker_killed_mid_dispatch_is_followed_by_a_complete_result(celery_work
 
         def new_waiter() -> set[int]:
             # A killed child's database session may still wait on the lock: look for a new one.
+            # pg_locks spans the whole server: another test run's database is not ours to count.
             rows = blocker.execute(
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ).fetchall()
             return {pid for (pid,) in rows} - seen
 
