@@ -5,19 +5,45 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def env_bool(name: str, default: bool) -> bool:
-    """Return the environment variable as a boolean (1/true/yes/on)."""
-    value = os.environ.get(name)
-    if value is None or value == "":
+    """Return the environment variable as a boolean (1/true/yes/on, 0/false/no/off).
+
+    Anything else is refused: a mistyped "ture" must not quietly turn a safety setting off.
+    """
+    raw = os.environ.get(name)
+    if raw is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    value = raw.strip().lower()
+    if value == "":
+        return default
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be one of 1/true/yes/on or 0/false/no/off, got {raw!r}"
+    )
+
+
+def env_int(name: str, default: int) -> int:
+    """Return the environment variable as a whole number, failing loudly on garbage."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from exc
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -112,7 +138,7 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgis://postgres@127.0.0.1:5432/beacon"),
         engine="django.contrib.gis.db.backends.postgis",
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
@@ -138,7 +164,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # A field unit signs in once per shift; 14 hours covers a long shift with handover.
-SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(14 * 3600)))
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 3600)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 
@@ -146,7 +172,7 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 # HTTPS only (HSTS), and behind a TLS proxy trust its X-Forwarded-Proto to know a request was
 # secure. `manage.py check --deploy` is clean with these defaults and DEBUG off.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -163,8 +189,8 @@ if BEHIND_PROXY:
 
 # Brute force (django-axes): after this many failures a username, and separately an address, is
 # locked out for the cool-off time; every failure is kept (admin: Axes) and logged.
-AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
@@ -174,7 +200,7 @@ AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
 # API tokens (django-rest-knox): stored hashed, one per device, expiring after a shift like the
 # session; revoked by their user (auth/token/revoke/), an admin, or a change of password.
 REST_KNOX = {
-    "TOKEN_TTL": timedelta(hours=int(os.environ.get("API_TOKEN_TTL_HOURS", "14"))),
+    "TOKEN_TTL": timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 14)),
     "AUTH_HEADER_PREFIX": "Token",
     "AUTO_REFRESH": False,
 }
@@ -207,7 +233,7 @@ CACHES = {
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
     # A broker that is down must not hold a request: fail fast, the sweeps catch up.
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
@@ -229,7 +255,6 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "beacon")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "search.tasks.heartbeat", "schedule": crontab(minute="*")},
     "offers-expire": {"task": "search.tasks.offers_expire", "schedule": 30.0},
     "tasks-flag-stale": {"task": "search.tasks.tasks_flag_stale", "schedule": 300.0},
     "areas-grow": {"task": "search.tasks.areas_grow", "schedule": 300.0},
@@ -246,13 +271,13 @@ CELERY_BEAT_SCHEDULE = {
 # Fan-out and supervision. Xuzhou's published target is "3 minutes to dispatch"
 # (shared/data/search-facts.md): an offer nobody answers in 3 minutes goes to the next unit.
 DISPATCH = {
-    "OFFER_TIMEOUT_SECONDS": int(os.environ.get("DISPATCH_OFFER_TIMEOUT_SECONDS", "180")),
-    "MAX_OPEN_TASKS_PER_UNIT": int(os.environ.get("DISPATCH_MAX_OPEN_TASKS_PER_UNIT", "2")),
+    "OFFER_TIMEOUT_SECONDS": env_int("DISPATCH_OFFER_TIMEOUT_SECONDS", 180),
+    "MAX_OPEN_TASKS_PER_UNIT": env_int("DISPATCH_MAX_OPEN_TASKS_PER_UNIT", 2),
     # Nearest eligible units considered per sector before it waits in the queue.
-    "CANDIDATES_PER_SECTOR": int(os.environ.get("DISPATCH_CANDIDATES_PER_SECTOR", "8")),
-    "STALE_TASK_SECONDS": int(os.environ.get("DISPATCH_STALE_TASK_SECONDS", "1800")),
+    "CANDIDATES_PER_SECTOR": env_int("DISPATCH_CANDIDATES_PER_SECTOR", 8),
+    "STALE_TASK_SECONDS": env_int("DISPATCH_STALE_TASK_SECONDS", 1800),
     # Below this radius the travel cap is not applied: a report minutes old still gets ground.
-    "MIN_REACH_M": int(os.environ.get("DISPATCH_MIN_REACH_M", "300")),
+    "MIN_REACH_M": env_int("DISPATCH_MIN_REACH_M", 300),
     # A time-growth version is made only when the outer radius grew by at least this share.
     "GROWTH_MIN_INCREASE": env_float("DISPATCH_GROWTH_MIN_INCREASE", 0.10),
 }
@@ -266,7 +291,7 @@ GEOCODER = {
     "USER_AGENT": os.environ.get("GEOCODER_USER_AGENT", "beacon-missing-person-search"),
     "TIMEOUT": env_float("GEOCODER_TIMEOUT", 5.0),
     "MIN_DELAY_SECONDS": env_float("GEOCODER_MIN_DELAY_SECONDS", 1.0),
-    "CACHE_SECONDS": int(os.environ.get("GEOCODER_CACHE_SECONDS", str(7 * 24 * 3600))),
+    "CACHE_SECONDS": env_int("GEOCODER_CACHE_SECONDS", 7 * 24 * 3600),
 }
 
 # Map tiles for Leaflet (vendored under static/). Point MAP_TILE_URL at the centre's own tile
@@ -276,7 +301,7 @@ MAP = {
     "ATTRIBUTION": os.environ.get("MAP_ATTRIBUTION", "© OpenStreetMap contributors"),
     "CENTER_LAT": env_float("MAP_CENTER_LAT", 34.25),
     "CENTER_LON": env_float("MAP_CENTER_LON", 117.3),
-    "ZOOM": int(os.environ.get("MAP_ZOOM", "10")),
+    "ZOOM": env_int("MAP_ZOOM", 10),
 }
 
 # The largest upload Django holds in memory; photos above this spill to a temporary file.
@@ -370,9 +395,9 @@ FEDERATION = {
     # How long a worker holds a message it is sending; past it, another worker may send it.
     # Longer than a send can take (connect and read timeouts, signing).
     "LEASE_SECONDS": env_float("FEDERATION_LEASE_SECONDS", 120.0),
-    "MAX_BODY_BYTES": int(os.environ.get("FEDERATION_MAX_BODY_BYTES", str(1024 * 1024))),
+    "MAX_BODY_BYTES": env_int("FEDERATION_MAX_BODY_BYTES", 1024 * 1024),
     # A request the partner has not accepted or declined in this time is flagged to coordinators.
-    "ESCALATE_AFTER_MINUTES": int(os.environ.get("FEDERATION_ESCALATE_AFTER_MINUTES", "15")),
+    "ESCALATE_AFTER_MINUTES": env_int("FEDERATION_ESCALATE_AFTER_MINUTES", 15),
 }
 
 LOGGING = {

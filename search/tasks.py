@@ -4,20 +4,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
-from search.services import areas, offers, ops
+from search.services import areas, offers
 from search.services.aid import relay
-
-
-@shared_task(bind=True)
-def health_ping(self, ping_id: int) -> None:
-    """Complete a health ping: proof of a round trip through broker, worker and database."""
-    ops.health_ping_complete(ping_id=ping_id, worker=self.request.hostname or "")
-
-
-@shared_task(bind=True)
-def heartbeat(self) -> None:
-    """Record that a worker is alive (scheduled by beat)."""
-    ops.heartbeat_record(worker=self.request.hostname or "")
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=5)

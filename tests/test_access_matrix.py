@@ -116,6 +116,10 @@ aid/<uuid:uid>/note/                                    POST   login 403   ok   
 admin/                                                  GET    login login login login login login ok    login login login login login login
 admin/search/case/                                      GET    login login login login login login ok    login login login login login login
 admin/search/case/<pk>/change/                          GET    login login login login login login ok    login login login login login login
+admin/search/caseevent/                                 GET    login login login login login login ok    login login login login login login
+admin/search/mutualaidrequest/                          GET    login login login login login login ok    login login login login login login
+admin/search/outboxmessage/                             GET    login login login login login login ok    login login login login login login
+admin/search/inboxmessage/                              GET    login login login login login login ok    login login login login login login
 /api/v1/auth/token/                                     POST   ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
 # Revoking needs the token itself (a session is not enough): the sign-in tests cover it.
 /api/v1/auth/token/revoke/                              POST   401   401   401   401   401   401   401   401   401   401   401   401   401
@@ -184,7 +188,16 @@ def _page_requests() -> list[tuple[str, str, str]]:
     ]
 
 
-ADMIN_PAGES = ["admin/", "admin/search/case/", "admin/search/case/<pk>/change/"]
+ADMIN_PAGES = [
+    "admin/",
+    "admin/search/case/",
+    "admin/search/case/<pk>/change/",
+    # Read-only: what the services wrote, for an operator to see what is stuck.
+    "admin/search/caseevent/",
+    "admin/search/mutualaidrequest/",
+    "admin/search/outboxmessage/",
+    "admin/search/inboxmessage/",
+]
 
 
 def _jpeg() -> bytes:

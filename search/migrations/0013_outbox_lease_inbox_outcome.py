@@ -20,7 +20,7 @@ def outcome_to_status(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("search", "0010_time_bounds_and_global_aid_uid")]
+    dependencies = [("search", "0012_remove_healthping")]
 
     operations = [
         migrations.AddField(

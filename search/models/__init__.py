@@ -10,7 +10,6 @@ from .cases import (
     Sighting,
 )
 from .mutual_aid import InboxMessage, MutualAidRequest, OutboxMessage
-from .ops import HealthPing
 from .tasks import Alert, FieldAction, Task
 from .timeline import CaseEvent
 
@@ -25,7 +24,6 @@ __all__ = [
     "CaseReferenceCounter",
     "CrisisContact",
     "FieldAction",
-    "HealthPing",
     "InboxMessage",
     "MutualAidRequest",
     "OutboxMessage",

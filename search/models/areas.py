@@ -152,6 +152,7 @@ class Sector(models.Model):
         ordering = ["case", "-weight"]
         indexes = [
             GistIndex(fields=["centroid"], name="sector_centroid_gist"),
+            GistIndex(fields=["boundary"], name="sector_boundary_gist"),
             models.Index(fields=["case", "status"], name="sector_case_status_idx"),
         ]
         constraints = [
@@ -159,6 +160,7 @@ class Sector(models.Model):
             models.CheckConstraint(
                 condition=Q(coverage__gte=0) & Q(coverage__lte=1), name="sector_coverage_range"
             ),
+            models.CheckConstraint(condition=Q(boundary__isvalid=True), name="sector_valid"),
         ]
 
     def __str__(self) -> str:

@@ -18,7 +18,6 @@ DISPATCH = "search.tasks.dispatch"
 DISPATCH_SWEEP = "search.tasks.dispatch_sweep"
 OFFERS_NOTIFY = "search.tasks.offers_notify"
 DELIVER_MESSAGE = "search.tasks.deliver_message"
-HEALTH_PING = "search.tasks.health_ping"
 
 
 def publish(task_name: str, *args, countdown: float | None = None) -> bool:

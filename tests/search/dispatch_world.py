@@ -12,6 +12,7 @@ from search.models import Case, SubjectProfile
 from search.services import intake
 from search.services.timeline import Origin
 from tests.factories import OrganisationFactory, UnitFactory, UserFactory, square
+from tests.helpers import wait_for
 
 LAST_SEEN = (117.30, 34.25)  # lon, lat
 # A small adult profile: rings of 200/400/600/800 m make a few dozen res-9 cells.
@@ -81,3 +82,11 @@ def open_case(world: World, **values) -> Case:
         origin=Origin(actor=world.clerk),
         data=intake.CaseInput(base, confirmed_outside=confirmed_outside),
     )
+
+
+def worker_round_trip(world: World, timeout: float = 120) -> Case:
+    """Open a case and wait until the real worker has computed its area: everything queued
+    before it has then run (one worker process, tasks taken in order)."""
+    case = open_case(world)
+    wait_for(lambda: case.areas.exists(), timeout=timeout)
+    return case

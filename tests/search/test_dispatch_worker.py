@@ -17,7 +17,7 @@ from search.services.offers import OFFERS_LOCK_KEY
 from search.tasks import dispatch as dispatch_task
 from search.tasks import offers_expire
 from tests.helpers import wait_for
-from tests.search.dispatch_world import build_world, open_case
+from tests.search.dispatch_world import build_world, open_case, worker_round_trip
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -59,12 +59,8 @@ def test_repeated_and_concurrent_dispatch_create_nothing_twice(celery_worker):
         t.start()
     for t in threads:
         t.join()
-    # A ping queued after the dispatches comes back once they have all run.
-    from search.models import HealthPing
-    from search.services import ops
-
-    ping = ops.health_ping_create()
-    wait_for(lambda: HealthPing.objects.filter(pk=ping.pk, processed_at__isnull=False).exists())
+    # A case opened after the dispatches has its area once they have all run.
+    worker_round_trip(world)
 
     assert Task.objects.filter(case=case).count() == 8
     assert case.areas.count() == 1
@@ -114,8 +110,10 @@ def test_worker_killed_mid_dispatch_is_followed_by_a_complete_result(celery_work
 
         def new_waiter() -> set[int]:
             # A killed child's database session may still wait on the lock: look for a new one.
+            # pg_locks spans the whole server: another test run's database is not ours to count.
             rows = blocker.execute(
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ).fetchall()
             return {pid for (pid,) in rows} - seen
 

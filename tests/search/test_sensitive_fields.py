@@ -10,7 +10,7 @@ import pytest
 from accounts.models import Organisation, Unit, User
 from search import permissions
 from search.choices import EventKind
-from search.models import CaseEvent
+from search.models import CaseEvent, MutualAidRequest
 from search.services import intake
 from search.services.timeline import Origin
 from tests.routes import all_routes, objects_behind_every_route
@@ -63,6 +63,10 @@ def world(demo_world):
         expected_version=case.version,
     )
     values = objects_behind_every_route(case, coordinator=coordinator, field_user=field_user)
+    # The admin's read-only pages: the edit's event holds the old and new sensitive values.
+    edit = CaseEvent.objects.get(case=case, kind=EventKind.EDITED)
+    aid = MutualAidRequest.objects.get(uid=values["uid"])
+    values = {**values, "event": edit.pk, "aid": aid.pk, "outbox": aid.outbox_messages.first().pk}
     return case, values
 
 
@@ -79,7 +83,17 @@ def _reveals(case) -> int:
 
 
 GET_ROUTES = [r for r in all_routes()]
-ADMIN_PAGES = ["/admin/search/case/", "/admin/search/case/{pk}/change/"]
+ADMIN_PAGES = [
+    "/admin/search/case/",
+    "/admin/search/case/{pk}/change/",
+    "/admin/search/caseevent/",
+    "/admin/search/caseevent/{event}/change/",
+    "/admin/search/mutualaidrequest/",
+    "/admin/search/mutualaidrequest/{aid}/change/",
+    "/admin/search/outboxmessage/",
+    "/admin/search/outboxmessage/{outbox}/change/",
+    "/admin/search/inboxmessage/",
+]
 
 
 @pytest.mark.parametrize("username", ROLES)
