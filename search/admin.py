@@ -189,6 +189,7 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
         "next_attempt_at",
         "delivered_at",
         "failed_at",
+        "lease_until",
         "response_status",
         "last_error",
     )
@@ -222,7 +223,7 @@ class InboxMessageAdmin(ReadOnlyAdmin):
         "type",
         "received_at",
         "applied_at",
-        "response_status",
+        "outcome",
     )
     # Not applied yet: waiting for an earlier message of the same request.
     list_filter = (("applied_at", admin.EmptyFieldListFilter), "type")
@@ -236,6 +237,6 @@ class InboxMessageAdmin(ReadOnlyAdmin):
         "type",
         "received_at",
         "applied_at",
-        "response_status",
+        "outcome",
     )
     ordering = ("-received_at",)

@@ -180,7 +180,7 @@ def _aid_rows(case, partner, n: int) -> None:
             seq=1,
             type=AidMessageType.ACCEPTED,
             body={"note": "BODYNEEDLE7Q"},
-            response_status=200,
+            outcome="applied",
             response_body={"note": "BODYNEEDLE7Q"},
         )
         event_record(
