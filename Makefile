@@ -12,6 +12,7 @@ setup:
 
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 # Speed goals live here, not in timed tests. Needs the services `make run`/`make test` set up.
 bench:

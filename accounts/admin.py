@@ -16,7 +16,7 @@ class GeometryTextarea(forms.Textarea):
 
 
 class PlainGeometryAdmin(GISModelAdmin):
-    gis_widget = GeometryTextarea
+    gis_widget = GeometryTextarea  # type: ignore[assignment]  # any widget class will do
     gis_widget_kwargs = {"attrs": {"rows": 4, "cols": 80}}
 
 @admin.register(User)
@@ -24,8 +24,12 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "get_full_name", "organisation", "is_active", "is_staff")
     list_filter = ("groups", "organisation", "is_active", "is_staff")
     list_select_related = ("organisation",)
-    fieldsets = BaseUserAdmin.fieldsets + ((_("Beacon"), {"fields": ("organisation", "phone")}),)
-    add_fieldsets = BaseUserAdmin.add_fieldsets + (
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        (_("Beacon"), {"fields": ("organisation", "phone")}),
+    )
+    add_fieldsets = (
+        *BaseUserAdmin.add_fieldsets,
         (_("Beacon"), {"fields": ("organisation", "groups")}),
     )
 

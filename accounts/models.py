@@ -79,12 +79,13 @@ class User(AbstractUser):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
 
     class Meta(AbstractUser.Meta):
-        verbose_name = _("user")
-        verbose_name_plural = _("users")
+        verbose_name = _("user")  # type: ignore[assignment]  # stubs type the parent Meta's names as str
+        verbose_name_plural = _("users")  # type: ignore[assignment]  # stubs type the parent Meta's names as str
 
     def save(self, *args, **kwargs):
         # A new password ends every API token: a lost phone's token dies with the old password.
-        password_changed = self.pk is not None and self._password is not None
+        # AbstractBaseUser keeps a new raw password here until the save.
+        password_changed = self.pk is not None and getattr(self, "_password", None) is not None
         super().save(*args, **kwargs)
         if password_changed:
             from knox.models import AuthToken
@@ -264,5 +265,5 @@ class PartnerAPIKey(AbstractAPIKey):
     )
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = _("partner API key")
-        verbose_name_plural = _("partner API keys")
+        verbose_name = _("partner API key")  # type: ignore[assignment]  # stubs type the parent Meta's names as str
+        verbose_name_plural = _("partner API keys")  # type: ignore[assignment]  # stubs type the parent Meta's names as str

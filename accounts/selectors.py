@@ -1,6 +1,7 @@
 """Named reads about people and organisations."""
 
 from django.contrib.gis.geos import Point
+from django.db.models import QuerySet
 
 from accounts.models import Organisation, Unit, User
 
@@ -18,14 +19,14 @@ def organisation_tree_ids(organisation: Organisation | None) -> list[int]:
     return ids
 
 
-def organisations_in_scope(user: User):
+def organisations_in_scope(user: User) -> QuerySet[Organisation]:
     """Return the organisations whose cases this user's role may see."""
     return Organisation.objects.filter(pk__in=organisation_tree_ids(user.organisation))
 
 
 def root_organisation(organisation: Organisation) -> Organisation:
     """Return the city at the top of the organisation's tree."""
-    while organisation.parent_id:
+    while organisation.parent is not None:
         organisation = organisation.parent
     return organisation
 
@@ -48,6 +49,6 @@ def point_in_city(*, organisation: Organisation, point: Point) -> bool:
 UNIT_CAN_TAKE_SQL = "{unit}.availability = %(available)s AND ST_Contains({unit}.home_area, {point})"
 
 
-def units_can_take(point: Point):
+def units_can_take(point: Point) -> QuerySet[Unit]:
     """Return the units available now whose home area holds the point."""
     return Unit.objects.available().covering(point)

@@ -7,11 +7,11 @@ from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 
-from accounts.models import Organisation, Role, User
+from accounts.models import Organisation, Partner, Role, Unit, User
 from accounts.selectors import organisation_tree_ids
 from search import permissions
 from search.choices import WAITING_SECTOR_STATUSES, AidDirection, AidStatus
-from search.models import Case, MutualAidRequest, Sector
+from search.models import Case, MutualAidRequest, Sector, Task
 from search.models.cases import CaseQuerySet
 
 # What "looks like the same person" means at intake.
@@ -88,14 +88,14 @@ def point_in_any_jurisdiction(point: Point) -> bool:
     return Organisation.objects.filter(jurisdiction__contains=point).exists()
 
 
-def member_units(user: User):
+def member_units(user: User) -> "QuerySet[Unit]":
     """Return the units this user belongs to."""
     from accounts.models import Unit
 
     return Unit.objects.filter(members=user)
 
 
-def tasks_of_member(user: User):
+def tasks_of_member(user: User) -> "QuerySet[Task]":
     """Return the open tasks of the user's units, offers first, soonest to expire first."""
     from django.db.models import Case as When_
     from django.db.models import IntegerField, Value, When
@@ -114,7 +114,7 @@ def tasks_of_member(user: User):
     )
 
 
-def task_of_member(user: User, task_id: int):
+def task_of_member(user: User, task_id: int) -> "Task | None":
     """Return one task of the user's units (any status), or None: others do not exist for them."""
     from search.models import Task
 
@@ -125,7 +125,7 @@ def task_of_member(user: User, task_id: int):
     )
 
 
-def aid_requests_visible_to(user: User):
+def aid_requests_visible_to(user: User) -> "QuerySet[MutualAidRequest]":
     """Return the requests a staff member deals with: those of cases in their tree, and partners'
     requests not yet taken that reach their ground (the top desk of the city sees all of those)."""
     scope = organisation_tree_ids(user.organisation)
@@ -141,14 +141,14 @@ def aid_requests_visible_to(user: User):
     ).select_related("partner__organisation", "case")
 
 
-def aid_requests_awaiting_answer(user: User):
+def aid_requests_awaiting_answer(user: User) -> "QuerySet[MutualAidRequest]":
     """Return the partners' requests this desk has not yet accepted or declined."""
     return aid_requests_visible_to(user).filter(
         direction=AidDirection.INBOUND, status__in=[AidStatus.SENT, AidStatus.ACKNOWLEDGED]
     )
 
 
-def aid_requests_of_partner(partner) -> "QuerySet[MutualAidRequest]":
+def aid_requests_of_partner(partner: Partner) -> "QuerySet[MutualAidRequest]":
     """Return the requests between this partner and us, and nothing else."""
     return MutualAidRequest.objects.filter(partner=partner)
 

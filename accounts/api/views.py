@@ -17,7 +17,7 @@ from search.api.throttling import AddressRateThrottle
 
 
 class LockedOut(exceptions.APIException):
-    status_code = settings.AXES_HTTP_RESPONSE_CODE
+    status_code = getattr(settings, "AXES_HTTP_RESPONSE_CODE", 429)
     default_code = "locked_out"
 
 

@@ -40,7 +40,7 @@ def alert_raise(
     return Alert.objects.create(case=case, kind=kind, message=message, task=task)
 
 
-def alerts_raise(drafts: Iterable[AlertDraft]) -> int:
+def alerts_raise(*, drafts: Iterable[AlertDraft]) -> int:
     """Raise many alerts in one INSERT; return how many."""
     rows = [
         Alert(case_id=d.case_id, kind=d.kind, message=d.message, task_id=d.task_id) for d in drafts

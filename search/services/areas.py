@@ -351,12 +351,16 @@ def area_draw(*, origin: Origin, case: Case, polygon: Polygon, note: str = "") -
     case = Case.objects.select_for_update().select_related("organisation").get(pk=case.pk)
     previous = case.areas.filter(is_current=True).first()
     resolution = previous.resolution if previous else 9
-    shape = h3.LatLngPoly([(lat, lon) for lon, lat in polygon.exterior_ring.coords[:-1]])
+    ring = list(polygon.exterior_ring.coords)[:-1]
+    shape = h3.LatLngPoly([(point[1], point[0]) for point in ring])
     cells = list(h3.h3shape_to_cells(shape, resolution))
     if not cells:
         cells = [h3.latlng_to_cell(polygon.centroid.y, polygon.centroid.x, resolution)]
     weight = 1 / len(cells)
-    planned = [Cell(c, *h3.cell_to_latlng(c), ring=1, weight=weight) for c in cells]
+    planned = []
+    for c in cells:
+        lat, lon = h3.cell_to_latlng(c)
+        planned.append(Cell(c, lat, lon, ring=1, weight=weight))
     centre = polygon.centroid
     area, (added, retired, cancelled) = _new_version(
         case=case,

@@ -1,7 +1,7 @@
 """Opening and editing cases: every write is one transaction with its timeline event."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,7 +17,7 @@ from search.photos import clean_photo
 from search.selectors import point_in_any_jurisdiction
 from search.services import lifecycle
 from search.services.timeline import Origin, event_record
-from search.services.triage import triage
+from search.services.triage import Triage, triage
 from search.validators import (
     CLOCK_SKEW,
     MAX_LAST_SEEN_YEARS,
@@ -51,7 +51,7 @@ class EditConflict(Exception):
 
 
 def check_timing(
-    *, last_seen_at: datetime, date_of_birth=None, now: datetime | None = None
+    *, last_seen_at: datetime, date_of_birth: date | None = None, now: datetime | None = None
 ) -> None:
     """Raise ValidationError if the last-seen time is in the future, before birth or over
     MAX_LAST_SEEN_YEARS ago, or the date of birth is in the future or over MAX_AGE_YEARS ago."""
@@ -85,7 +85,7 @@ def subject_age(values: dict[str, Any]) -> int | None:
     return probe.age_on(timezone.localdate(values["last_seen_at"]))
 
 
-def compute_triage(values: dict[str, Any], *, now: datetime | None = None):
+def compute_triage(values: dict[str, Any], *, now: datetime | None = None) -> Triage:
     """Return the Triage for these case values."""
     now = now or timezone.now()
     last_seen_at = values["last_seen_at"]

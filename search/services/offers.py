@@ -73,10 +73,12 @@ def tasks_cancel(*, tasks: QuerySet[Task], reason: str, now: datetime) -> int:
     ).update(status=SectorStatus.UNASSIGNED)
     per_case = Counter(case_id for _, case_id, _ in cancelled)
     alerts_raise(
-        AlertDraft(
-            case_id=case_id, kind=AlertKind.TASKS_CANCELLED, message=f"{n} task(s): {reason}"
-        )
-        for case_id, n in per_case.items()
+        drafts=[
+            AlertDraft(
+                case_id=case_id, kind=AlertKind.TASKS_CANCELLED, message=f"{n} task(s): {reason}"
+            )
+            for case_id, n in per_case.items()
+        ]
     )
     events_record(
         drafts=[
@@ -233,14 +235,16 @@ def offers_expire(*, now: datetime | None = None) -> list[int]:
         pk__in=[t.sector_id for t in expired], status=SectorStatus.OFFERED
     ).update(status=SectorStatus.UNASSIGNED)
     alerts_raise(
-        AlertDraft(
-            case_id=task.case_id,
-            kind=AlertKind.OFFER_EXPIRED,
-            task_id=task.pk,
-            message=f"{task.unit.name} did not answer the offer of sector "
-            f"{task.sector.h3_index}; offering it to the next unit.",
-        )
-        for task in expired
+        drafts=[
+            AlertDraft(
+                case_id=task.case_id,
+                kind=AlertKind.OFFER_EXPIRED,
+                task_id=task.pk,
+                message=f"{task.unit.name} did not answer the offer of sector "
+                f"{task.sector.h3_index}; offering it to the next unit.",
+            )
+            for task in expired
+        ]
     )
     per_case = Counter(task.case_id for task in expired)
     events_record(
@@ -268,14 +272,16 @@ def tasks_flag_stale(*, now: datetime | None = None) -> int:
         .select_related("unit")
     )
     alerts_raise(
-        AlertDraft(
-            case_id=task.case_id,
-            kind=AlertKind.TASK_STALE,
-            task_id=task.pk,
-            message=f"No activity from {task.unit.name} since "
-            f"{timezone.localtime(task.last_activity_at):%H:%M}.",
-        )
-        for task in stale
+        drafts=[
+            AlertDraft(
+                case_id=task.case_id,
+                kind=AlertKind.TASK_STALE,
+                task_id=task.pk,
+                message=f"No activity from {task.unit.name} since "
+                f"{timezone.localtime(task.last_activity_at):%H:%M}.",
+            )
+            for task in stale
+        ]
     )
     Task.objects.filter(pk__in=[t.pk for t in stale]).update(stale_flagged_at=now)
     return len(stale)

@@ -7,6 +7,7 @@ failed publish is logged, not raised.
 """
 
 import logging
+from typing import Any
 
 from celery import current_app
 from django.db import transaction
@@ -20,7 +21,7 @@ OFFERS_NOTIFY = "search.tasks.offers_notify"
 DELIVER_MESSAGE = "search.tasks.deliver_message"
 
 
-def publish(task_name: str, *args, countdown: float | None = None) -> bool:
+def publish(task_name: str, *args: Any, countdown: float | None = None) -> bool:
     """Send the task now; return False (and log) if the broker cannot take it."""
     try:
         current_app.send_task(task_name, args=args, countdown=countdown)
@@ -30,6 +31,6 @@ def publish(task_name: str, *args, countdown: float | None = None) -> bool:
     return True
 
 
-def queue_on_commit(task_name: str, *args, countdown: float | None = None) -> None:
+def queue_on_commit(task_name: str, *args: Any, countdown: float | None = None) -> None:
     """Send the task once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: publish(task_name, *args, countdown=countdown))

@@ -124,15 +124,15 @@ def triage(
 
 def reason_text(reason: dict) -> str:
     """Return one stored reason as a sentence in the active language."""
-    code = reason.get("code")
+    code = str(reason.get("code"))
     template = REASON_TEXT.get(code)
     if template is None:
         return str(code)
     label = reason.get("value")
     if code == "category":
-        label = SubjectCategory(label).label
+        label = SubjectCategory(str(label)).label
     elif code == "weather":
-        label = WeatherExposure(label).label
+        label = WeatherExposure(str(label)).label
     return template % {
         "label": label,
         "rating": reason.get("rating"),

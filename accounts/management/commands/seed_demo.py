@@ -2,6 +2,7 @@
 
 import random
 from datetime import timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -56,7 +57,7 @@ class Command(BaseCommand):
             help="Seed even with DEBUG off (the demo passwords are public).",
         )
 
-    def handle(self, *args, allow_production: bool = False, **options):
+    def handle(self, *args: Any, allow_production: bool = False, **options: Any) -> None:
         if not settings.DEBUG and not allow_production:
             raise CommandError(
                 "Refusing to create demo users with public passwords while DEBUG is off; "
@@ -113,7 +114,8 @@ class Command(BaseCommand):
                     name=f"{county_area.code}-{n:02d} {KIND_NAMES[kind]}",
                     defaults={
                         "kind": kind,
-                        "home_area": home,
+                        # Two overlapping rectangles meet in a rectangle.
+                        "home_area": cast(Polygon, home),
                         "capabilities": [str(c) for c in KIND_CAPABILITIES[kind]],
                         "last_position": Point(lon + jitter[0], lat + jitter[1], srid=SRID),
                         "last_position_at": now - timedelta(minutes=rng.randint(1, 90)),
@@ -131,7 +133,7 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save(update_fields=["password"])
                 user.groups.add(Group.objects.get_or_create(name=role)[0])
-                if role == "field":
+                if role == "field" and first_unit is not None:
                     first_unit.members.add(user)
             created += new
 

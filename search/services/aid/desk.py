@@ -97,6 +97,8 @@ def aid_accept(*, origin: Origin, request: MutualAidRequest, note: str = "") -> 
         not_inbound=_("Only a request from a partner can be accepted."),
         wrong_state=_("A request that is %(status)s cannot be accepted."),
     )
+    if request.area is None:  # the inbox refuses a request without one
+        raise ValidationError(_("No organisation of ours can take this request."))
     summary = parse_data(
         AidMessageType.REQUEST,
         {
@@ -140,13 +142,13 @@ def aid_accept(*, origin: Origin, request: MutualAidRequest, note: str = "") -> 
     )
     request.case = case
     MutualAidRequest.objects.filter(pk=request.pk).update(case=case)
-    outbound.status_set(request, AidStatus.ACCEPTED)
+    outbound.status_set(request=request, status=AidStatus.ACCEPTED)
     outbound.outbox_write(
         request=request,
         type_=AidMessageType.ACCEPTED,
         data={"note": note.strip(), "contact": outbound.contact_of(origin.actor)},
     )
-    outbound.case_event(request, origin, "accepted", note=note.strip())
+    outbound.case_event(request=request, origin=origin, what="accepted", note=note.strip())
     return request
 
 
@@ -164,7 +166,7 @@ def aid_decline(*, origin: Origin, request: MutualAidRequest, reason: str) -> Mu
     )
     request.decline_reason = reason
     MutualAidRequest.objects.filter(pk=request.pk).update(decline_reason=reason)
-    outbound.status_set(request, AidStatus.DECLINED)
+    outbound.status_set(request=request, status=AidStatus.DECLINED)
     outbound.outbox_write(request=request, type_=AidMessageType.DECLINED, data={"reason": reason})
     return request
 
@@ -179,9 +181,9 @@ def aid_cancel(*, origin: Origin, request: MutualAidRequest, reason: str) -> Mut
         raise ValidationError(_("Only the city that asked can cancel a request."))
     if not request.is_open:
         raise ValidationError(_("The request has ended already."), code="state")
-    outbound.status_set(request, AidStatus.CANCELLED)
+    outbound.status_set(request=request, status=AidStatus.CANCELLED)
     outbound.outbox_write(request=request, type_=AidMessageType.CANCELLED, data={"reason": reason})
-    outbound.case_event(request, origin, "cancelled", reason=reason)
+    outbound.case_event(request=request, origin=origin, what="cancelled", reason=reason)
     return request
 
 
@@ -194,5 +196,5 @@ def aid_note(*, origin: Origin, request: MutualAidRequest, text: str) -> MutualA
     if not request.is_open:
         raise ValidationError(_("The request has ended already."), code="state")
     outbound.outbox_write(request=request, type_=AidMessageType.NOTE, data={"text": text})
-    outbound.case_event(request, origin, "note_sent", text=text)
+    outbound.case_event(request=request, origin=origin, what="note_sent", text=text)
     return request

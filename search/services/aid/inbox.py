@@ -292,7 +292,7 @@ def _apply_waiting(*, request: MutualAidRequest, partner: Partner) -> None:
 
 
 def _alert(request: MutualAidRequest, text: str) -> None:
-    if request.case_id:
+    if request.case is not None:
         alert_raise(
             case=request.case,
             kind=AlertKind.AID_UPDATE,
@@ -304,28 +304,30 @@ Handler = Callable[[MutualAidRequest, dict, Partner], None]
 
 
 def _on_accepted(request: MutualAidRequest, data: dict, partner: Partner) -> None:
-    outbound.status_set(request, AidStatus.ACCEPTED)
+    outbound.status_set(request=request, status=AidStatus.ACCEPTED)
     if data.get("contact"):
         MutualAidRequest.objects.filter(pk=request.pk).update(
             contact={**request.contact, "partner": dict(data["contact"])}
         )
-    outbound.case_event(request, PARTNER, "accepted", note=data.get("note", ""))
+    outbound.case_event(request=request, origin=PARTNER, what="accepted", note=data.get("note", ""))
     _alert(request, _("accepted the request for aid."))
 
 
 def _on_declined(request: MutualAidRequest, data: dict, partner: Partner) -> None:
-    outbound.status_set(request, AidStatus.DECLINED)
+    outbound.status_set(request=request, status=AidStatus.DECLINED)
     MutualAidRequest.objects.filter(pk=request.pk).update(decline_reason=data["reason"])
-    outbound.case_event(request, PARTNER, "declined", reason=data["reason"])
+    outbound.case_event(request=request, origin=PARTNER, what="declined", reason=data["reason"])
     _alert(request, _("declined: %(reason)s") % {"reason": data["reason"]})
 
 
 def _on_active(request: MutualAidRequest, data: dict, partner: Partner) -> None:
-    outbound.status_set(request, AidStatus.ACTIVE)
-    outbound.case_event(request, PARTNER, "active")
+    outbound.status_set(request=request, status=AidStatus.ACTIVE)
+    outbound.case_event(request=request, origin=PARTNER, what="active")
 
 
 def _on_sighting(request: MutualAidRequest, data: dict, partner: Partner) -> None:
+    if request.case is None:
+        return  # refused before: reports come only on an accepted request
     field.sighting_record(
         origin=PARTNER,
         case=request.case,
@@ -346,9 +348,9 @@ def _on_sectors_searched(request: MutualAidRequest, data: dict, partner: Partner
         status=SectorStatus.SEARCHED, coverage=Greatest(F("coverage"), Value(data["coverage"]))
     )
     outbound.case_event(
-        request,
-        PARTNER,
-        "sectors_searched",
+        request=request,
+        origin=PARTNER,
+        what="sectors_searched",
         cells=len(cells),
         matched=updated,
         coverage=data["coverage"],
@@ -369,15 +371,15 @@ def _on_found(request: MutualAidRequest, data: dict, partner: Partner) -> None:
         )
     else:
         outbound.case_event(
-            request,
-            PARTNER,
-            "found_reported_late",
+            request=request,
+            origin=PARTNER,
+            what="found_reported_late",
             **{"condition": data["condition"], "with": data["with_whom"]},
         )
 
 
 def _on_note(request: MutualAidRequest, data: dict, partner: Partner) -> None:
-    outbound.case_event(request, PARTNER, "note", text=data["text"])
+    outbound.case_event(request=request, origin=PARTNER, what="note", text=data["text"])
     _alert(request, data["text"][:200])
 
 
@@ -395,12 +397,12 @@ def _end_assisting_case(request: MutualAidRequest, *, outcome: str, note: str) -
 
 
 def _on_closed(request: MutualAidRequest, data: dict, partner: Partner) -> None:
-    outbound.status_set(request, AidStatus.COMPLETED)
+    outbound.status_set(request=request, status=AidStatus.COMPLETED)
     _end_assisting_case(request, outcome=data["outcome"], note=data.get("note", ""))
 
 
 def _on_cancelled(request: MutualAidRequest, data: dict, partner: Partner) -> None:
-    outbound.status_set(request, AidStatus.CANCELLED)
+    outbound.status_set(request=request, status=AidStatus.CANCELLED)
     _end_assisting_case(request, outcome=Outcome.WITHDRAWN, note=data["reason"])
 
 

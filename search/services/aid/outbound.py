@@ -142,7 +142,7 @@ def outbox_write(*, request: MutualAidRequest, type_: str, data: dict) -> Outbox
     return message
 
 
-def status_set(request: MutualAidRequest, status: str) -> None:
+def status_set(*, request: MutualAidRequest, status: str) -> None:
     """Move the request to a status (the caller checked the transition)."""
     request.status = status
     request.status_changed_at = timezone.now()
@@ -151,9 +151,9 @@ def status_set(request: MutualAidRequest, status: str) -> None:
     )
 
 
-def case_event(request: MutualAidRequest, origin: Origin, what: str, **data: Any) -> None:
+def case_event(*, request: MutualAidRequest, origin: Origin, what: str, **data: Any) -> None:
     """Record on the request's case what happened between us and the partner."""
-    if request.case_id:
+    if request.case is not None:
         event_record(
             case=request.case,
             kind=EventKind.AID,
@@ -213,7 +213,7 @@ def request_create(
             "contact": request.contact,
         },
     )
-    case_event(request, origin, "requested", reason=reason)
+    case_event(request=request, origin=origin, what="requested", reason=reason)
     return request
 
 
@@ -273,7 +273,7 @@ def assisting_case_activated(*, case_id: int) -> None:
         case_id, direction=AidDirection.INBOUND, statuses=AID_WORKING_STATUSES
     ):
         if request.status == AidStatus.ACCEPTED:
-            status_set(request, AidStatus.ACTIVE)
+            status_set(request=request, status=AidStatus.ACTIVE)
             outbox_write(request=request, type_=AidMessageType.ACTIVE, data={})
 
 
@@ -317,14 +317,14 @@ def case_ended(*, origin: Origin, case: Case, outcome: str, note: str = "") -> N
     """
     for request in _requests(case.pk, direction=AidDirection.OUTBOUND, statuses=AID_OPEN_STATUSES):
         if request.status in AID_WORKING_STATUSES:
-            status_set(request, AidStatus.COMPLETED)
+            status_set(request=request, status=AidStatus.COMPLETED)
             outbox_write(
                 request=request,
                 type_=AidMessageType.CLOSED,
                 data={"outcome": outcome, "note": note},
             )
         else:
-            status_set(request, AidStatus.CANCELLED)
+            status_set(request=request, status=AidStatus.CANCELLED)
             outbox_write(
                 request=request,
                 type_=AidMessageType.CANCELLED,
@@ -338,4 +338,4 @@ def case_ended(*, origin: Origin, case: Case, outcome: str, note: str = "") -> N
             f"its units have stopped searching. {note}"
         ).strip()
         outbox_write(request=request, type_=AidMessageType.NOTE, data={"text": text[:2000]})
-        case_event(request, origin, "note_sent", text=text)
+        case_event(request=request, origin=origin, what="note_sent", text=text)

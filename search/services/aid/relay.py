@@ -125,14 +125,14 @@ def _record(
     if result.status in PERMANENT_REFUSALS:
         message.failed_at = now
         message.save()
-        if request.case_id:
+        if request.case is not None:
             alert_raise(
                 case=request.case,
                 kind=AlertKind.AID_UNDELIVERED,
                 message=f"{request.partner} refused '{message.type}': {result.error[:300]}",
             )
         return "refused", 0.0
-    if result.status in CREDENTIAL_REFUSALS and message.attempts == 1 and request.case_id:
+    if result.status in CREDENTIAL_REFUSALS and message.attempts == 1 and request.case is not None:
         alert_raise(
             case=request.case,
             kind=AlertKind.AID_UNDELIVERED,

@@ -107,3 +107,25 @@ def test_the_calls_run_the_documented_way():
     lower = {"search.services.areas", "search.services.offers", "search.services.lifecycle"}
     for module in lower:
         assert not edges[module] & upper, f"{module} imports {edges[module] & upper}"
+
+
+WRITES = {"create", "update", "bulk_create", "save", "delete", "update_or_create", "add"}
+
+
+def test_services_that_write_take_keyword_arguments_only():
+    """A write is called with names (`task_accept(origin=…, task=…)`), never by position."""
+    offenders = []
+    for path in SERVICES.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+                continue
+            writes = any(
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr in WRITES
+                for call in ast.walk(node)
+            )
+            atomic = any("atomic" in ast.unparse(d) for d in node.decorator_list)
+            if (writes or atomic) and node.args.args:
+                offenders.append(f"{path.name}:{node.name}")
+    assert offenders == []
