@@ -67,6 +67,12 @@ def hidden_fields(revealed: set[str]) -> set[str]:
     }
 
 
+def without_hidden(values: dict, *, revealed: set[str]) -> dict:
+    """Return the values without the sensitive fields the revealed parts do not cover."""
+    hidden = hidden_fields(revealed)
+    return {key: value for key, value in values.items() if key not in hidden}
+
+
 def mask_event_data(data: dict, *, revealed: set[str]) -> dict:
     """Return a timeline event's data with every sensitive value not revealed masked.
 

@@ -13,19 +13,13 @@ from accounts.models import Partner, Role
 from search import permissions
 from search.api.federation import PartnerKeyAuthentication, partner_of
 from search.api.serializers import AnyGeometryField
+from search.api.views import api_origin
 from search.choices import AidDirection, AidStatus
 from search.models import MutualAidRequest
 from search.selectors import aid_requests_of_partner, aid_requests_visible_to, cases_visible_to
 from search.services.aid import desk
-from search.services.timeline import Origin
 
 AID_DESK_ROLES = {Role.COORDINATOR, Role.SUPERVISOR}
-
-
-def api_origin(request) -> Origin:
-    from search.api.views import api_origin as origin
-
-    return origin(request)
 
 
 class MutualAidPermission(BasePermission):
@@ -88,11 +82,9 @@ class MutualAidSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if self.context.get("partner") is not None or request is None:
             return obj.summary
-        hidden = set()
-        for group, fields in permissions.SENSITIVE_FIELDS.items():
-            if group not in permissions.sensitive_groups_for(request.user):
-                hidden.update(fields)
-        return {k: v for k, v in (obj.summary or {}).items() if k not in hidden}
+        return permissions.without_hidden(
+            obj.summary or {}, revealed=permissions.sensitive_groups_for(request.user)
+        )
 
     def get_case_id(self, obj) -> int | None:
         if self.context.get("partner") is not None:

@@ -132,10 +132,6 @@ class CaseSerializer(serializers.ModelSerializer):
     # Blank until the case ends: the schema must allow "" beside the outcomes.
     outcome = serializers.ChoiceField(choices=Outcome.choices, allow_blank=True, read_only=True)
 
-    SENSITIVE = {
-        field: group for group, fields in permissions.SENSITIVE_FIELDS.items() for field in fields
-    }
-
     class Meta:
         model = Case
         fields = [
@@ -170,11 +166,9 @@ class CaseSerializer(serializers.ModelSerializer):
 
     def to_representation(self, case):
         data = super().to_representation(case)
-        allowed = self.context.get("sensitive_groups", set())
-        for field, group in self.SENSITIVE.items():
-            if group not in allowed:
-                data.pop(field, None)
-        return data
+        return permissions.without_hidden(
+            data, revealed=self.context.get("sensitive_groups", set())
+        )
 
 
 class TaskSerializer(serializers.ModelSerializer):

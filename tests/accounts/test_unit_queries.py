@@ -48,3 +48,32 @@ def test_database_refuses_an_invalid_home_area():
 
     with pytest.raises(IntegrityError, match="unit_home_area_valid"):
         UnitFactory(home_area=bow_tie)
+
+
+def test_the_dispatch_sql_and_the_queryset_take_the_same_units(demo_world):
+    """UNIT_CAN_TAKE_SQL (many points at once) and units_can_take (one point) are one rule."""
+    from django.db import connection
+
+    from accounts.selectors import UNIT_CAN_TAKE_SQL, units_can_take
+
+    Unit.objects.filter(
+        pk__in=list(Unit.objects.order_by("pk").values_list("pk", flat=True))[::3]
+    ).update(availability=Unit.Availability.BUSY)
+    condition = UNIT_CAN_TAKE_SQL.format(
+        unit="u", point="ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326)"
+    )
+    probes = [
+        Point(117.0 + i * 0.06, 34.02 + j * 0.06, srid=SRID) for i in range(11) for j in range(8)
+    ]
+    taken_somewhere = 0
+    for point in probes:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT u.id FROM accounts_unit u WHERE {condition}",  # noqa: S608 - constant
+                {"available": Unit.Availability.AVAILABLE, "x": point.x, "y": point.y},
+            )
+            by_sql = {row[0] for row in cursor.fetchall()}
+        by_queryset = set(units_can_take(point).values_list("pk", flat=True))
+        assert by_sql == by_queryset
+        taken_somewhere += bool(by_sql)
+    assert taken_somewhere > 5  # the probes meet units, so agreeing means something
