@@ -3,7 +3,7 @@
 from django.contrib.gis.geos import Point
 from django.db.models import QuerySet
 
-from accounts.models import Organisation, Unit, User
+from accounts.models import Organisation, User
 
 
 def organisation_tree_ids(organisation: Organisation | None) -> list[int]:
@@ -48,7 +48,3 @@ def point_in_city(*, organisation: Organisation, point: Point) -> bool:
 # tests/accounts/test_unit_queries.py holds the two to the same answers. Parameter: %(available)s.
 UNIT_CAN_TAKE_SQL = "{unit}.availability = %(available)s AND ST_Contains({unit}.home_area, {point})"
 
-
-def units_can_take(point: Point) -> QuerySet[Unit]:
-    """Return the units available now whose home area holds the point."""
-    return Unit.objects.available().covering(point)

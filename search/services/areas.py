@@ -259,18 +259,6 @@ def _should_grow(area: SearchArea, profile: SubjectProfile | None, now: datetime
     return plan.radii_m[-1] >= area.radii_m[-1] * (1 + conf("GROWTH_MIN_INCREASE"))
 
 
-def area_grow(*, case: Case, now: datetime | None = None) -> SearchArea | None:
-    """Grow the case's area with elapsed time when the reach has grown enough; else None."""
-    now = now or timezone.now()
-    current = case.areas.filter(is_current=True).first()
-    if current is None or not case.is_open or case.search_paused:
-        return None
-    profile = SubjectProfile.objects.filter(category=case.category, terrain=case.terrain).first()
-    if not _should_grow(current, profile, now):
-        return None
-    return area_compute(case=case, reason=AreaReason.TIME_GROWTH, origin=Origin.system(), now=now)
-
-
 def areas_grow(*, now: datetime | None = None) -> list[int]:
     """Grow every open, unpaused case's area that has outgrown it; return the cases grown.
 

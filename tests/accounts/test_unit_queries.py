@@ -51,10 +51,10 @@ def test_database_refuses_an_invalid_home_area():
 
 
 def test_the_dispatch_sql_and_the_queryset_take_the_same_units(demo_world):
-    """UNIT_CAN_TAKE_SQL (many points at once) and units_can_take (one point) are one rule."""
+    """UNIT_CAN_TAKE_SQL (many points at once) and available().covering(point) are one rule."""
     from django.db import connection
 
-    from accounts.selectors import UNIT_CAN_TAKE_SQL, units_can_take
+    from accounts.selectors import UNIT_CAN_TAKE_SQL
 
     Unit.objects.filter(
         pk__in=list(Unit.objects.order_by("pk").values_list("pk", flat=True))[::3]
@@ -73,7 +73,7 @@ def test_the_dispatch_sql_and_the_queryset_take_the_same_units(demo_world):
                 {"available": Unit.Availability.AVAILABLE, "x": point.x, "y": point.y},
             )
             by_sql = {row[0] for row in cursor.fetchall()}
-        by_queryset = set(units_can_take(point).values_list("pk", flat=True))
+        by_queryset = set(Unit.objects.available().covering(point).values_list("pk", flat=True))
         assert by_sql == by_queryset
         taken_somewhere += bool(by_sql)
     assert taken_somewhere > 5  # the probes meet units, so agreeing means something

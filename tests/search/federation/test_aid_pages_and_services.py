@@ -95,9 +95,10 @@ def test_an_area_that_reaches_a_partner_is_proposed_once(fed):
     dispatch_case(case_id=case.pk)
     alerts = Alert.objects.filter(case=case, kind=AlertKind.AID_PROPOSED)
     assert alerts.count() == 1 and "PB" in alerts.get().message
-    from search.services.areas import area_grow
+    from search.services.areas import area_compute
 
-    area_grow(case=case, now=timezone.now() + timedelta(hours=3))
+    # A new version of the area reaches PB again: no second proposal.
+    assert area_compute(case=case, reason="time_growth", origin=Origin.system())
     assert Alert.objects.filter(case=case, kind=AlertKind.AID_PROPOSED).count() == 1
 
 

@@ -54,7 +54,8 @@ def test_time_growth_adds_a_version_with_more_sectors_and_keeps_the_old(world):
     assert first.radii_m[-1] == 300  # 0.1 km/h x 3 h
     sectors_before = case.sectors.count()
 
-    grown = areas.area_grow(case=case, now=timezone.now() + timedelta(hours=1))
+    assert areas.areas_grow(now=timezone.now() + timedelta(hours=1)) == [case.pk]
+    grown = case.areas.get(is_current=True)
     offers.offers_make(case=case)
 
     assert (grown.version, grown.reason, grown.previous_id) == (2, "time_growth", first.pk)
@@ -62,7 +63,7 @@ def test_time_growth_adds_a_version_with_more_sectors_and_keeps_the_old(world):
     first.refresh_from_db()
     assert not first.is_current
     assert case.sectors.count() > sectors_before
-    assert areas.area_grow(case=case, now=timezone.now() + timedelta(hours=1, minutes=1)) is None
+    assert areas.areas_grow(now=timezone.now() + timedelta(hours=1, minutes=1)) == []
 
 
 def test_a_point_outside_every_jurisdiction_is_flagged_not_dispatched(world):
