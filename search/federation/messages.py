@@ -23,7 +23,7 @@ from search.choices import (
     Terrain,
 )
 from search.geo import SRID, geometry_from_geojson
-from search.validators import EARLIEST_TIME
+from search.validators import EARLIEST_TIME, MAX_AGE_YEARS
 
 MAX_CELLS = 500
 PARTNER_CLOCK_AHEAD = timedelta(days=1)
@@ -84,14 +84,18 @@ class SummarySerializer(serializers.Serializer):
 
     reference = serializers.CharField(max_length=24)
     category = serializers.ChoiceField(choices=SubjectCategory.choices)
-    priority = serializers.IntegerField(min_value=1, max_value=4, required=False)
+    # Our scale (1 critical .. 3 normal), and ages a case can hold: a request that could not be
+    # accepted is refused on arrival, not stored for a coordinator to find unacceptable.
+    priority = serializers.IntegerField(min_value=1, max_value=3, required=False)
     last_seen_at = MomentField()
     last_seen_point = PointField()
     last_seen_place = serializers.CharField(max_length=300, required=False, allow_blank=True)
     terrain = serializers.ChoiceField(choices=Terrain.choices, required=False)
     subject_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     sex = serializers.CharField(max_length=10, required=False, allow_blank=True)
-    age = serializers.IntegerField(min_value=0, max_value=130, required=False, allow_null=True)
+    age = serializers.IntegerField(
+        min_value=0, max_value=MAX_AGE_YEARS, required=False, allow_null=True
+    )
     height_cm = serializers.IntegerField(
         min_value=30, max_value=250, required=False, allow_null=True
     )

@@ -147,6 +147,9 @@ def case_open(*, origin: Origin, data: CaseInput, link_to: list[Case] | None = N
     if actor.organisation is None:
         raise PermissionDenied(_("Your account belongs to no organisation."))
     values = {key: data.values[key] for key in INTAKE_FIELDS if key in data.values}
+    for required in ("last_seen_at", "last_seen_point"):
+        if values.get(required) is None:
+            raise ValidationError({required: _("This field is required.")}, code="required")
     check_timing(last_seen_at=values["last_seen_at"], date_of_birth=values.get("date_of_birth"))
     check_age_source(values)
     check_place(values.get("last_seen_point"), confirmed_outside=data.confirmed_outside)

@@ -25,6 +25,8 @@ from search.services.offers import tasks_cancel
 from search.services.queue import queue_on_commit
 from search.services.timeline import Origin, event_record
 
+# The longest outcome note: the model's and the partner message's limit.
+MAX_NOTE = 2000
 # Filled in here, not by whoever opens the case.
 _SET_BY_CREATE = ["photo", "reference", "linked_cases"]
 
@@ -105,6 +107,8 @@ def case_end(
     The event holds the old status and `event_data` (by default the outcome and the note). A
     case already closed stays as it is (a partner's late closure), but open tasks are cancelled.
     """
+    # Kept, told to partners and recorded alike: a partner refuses a longer note.
+    note = note[:MAX_NOTE]
     current = Case.objects.select_for_update().select_related("organisation").get(pk=case.pk)
     ending = current.status != CaseStatus.CLOSED
     if ending:
@@ -112,7 +116,7 @@ def case_end(
         Case.objects.filter(pk=current.pk).update(
             status=CaseStatus.CLOSED,
             outcome=outcome,
-            outcome_note=note[:2000],
+            outcome_note=note,
             closed_at=timezone.now(),
             version=F("version") + 1,
         )
@@ -121,7 +125,7 @@ def case_end(
         event_record(case=current, kind=kind, origin=origin, data={"old_status": old, **data})
     tasks_cancel(
         tasks=Task.objects.open().filter(case=current),
-        reason=tasks_reason or f"Case closed ({outcome})",
+        reason=tasks_reason or f"Case closed ({current.outcome})",
         now=timezone.now(),
     )
     if ending:

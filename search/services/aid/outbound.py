@@ -217,12 +217,11 @@ def request_create(
     return request
 
 
-def _asked_partner_ids(case: Case) -> Any:
-    return (
-        case.aid_requests.filter(direction=AidDirection.OUTBOUND)
-        .exclude(status=AidStatus.CANCELLED)
-        .values("partner_id")
-    )
+def _asked_partner_ids(case: Case, *, cancelled_too: bool = False) -> Any:
+    asked = case.aid_requests.filter(direction=AidDirection.OUTBOUND)
+    if not cancelled_too:
+        asked = asked.exclude(status=AidStatus.CANCELLED)
+    return asked.values("partner_id")
 
 
 def aid_propose(*, case: Case) -> list[Partner]:
@@ -231,7 +230,8 @@ def aid_propose(*, case: Case) -> list[Partner]:
         Partner.objects.filter(
             is_active=True, pk__in=case.sectors.filter(in_current_area=True).values("partner_id")
         )
-        .exclude(pk__in=_asked_partner_ids(case))
+        # A request a coordinator cancelled stays cancelled: the area growing is no news.
+        .exclude(pk__in=_asked_partner_ids(case, cancelled_too=True))
         .select_related("organisation")
     )
     for partner in reached:
