@@ -1,7 +1,12 @@
-"""Forms for clerks and coordinators: they validate and explain; services do the writing."""
+"""Forms for clerks, coordinators and field units: they validate and explain; services write."""
+
+from datetime import datetime
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from search import permissions
@@ -11,13 +16,14 @@ from search.choices import (
     LocationSource,
     Outcome,
     Priority,
+    SightingKind,
 )
 from search.geo import GeocodingError, geocode, make_point
 from search.models import APPEARANCE_FIELDS, REPORT_FIELDS, Case
-from search.photos import clean_photo
+from search.photos import MAX_PHOTO_BYTES, clean_photo
 from search.services import intake
 from search.services.intake import check_timing
-from search.validators import normalise_phone
+from search.validators import as_utc, normalise_phone, parse_id
 
 GEOCODING_MESSAGES = {
     GeocodingError.NOT_FOUND: _("No place was found for this address. Pin it on the map instead."),
@@ -325,3 +331,234 @@ class AreaDrawForm(forms.Form):
     # A drawn polygon of a few hundred points is a few kilobytes; this leaves room, no more.
     area = forms.CharField(max_length=200_000)
     note = forms.CharField(max_length=500, required=False)
+
+
+# --- The field app's actions (/field/actions/) --------------------------------------------------
+# One form per action. They read and bound what the phone sends, nothing more: whether the
+# action is allowed, and every rule about the values (coverage 0-1, an accuracy that is
+# believable, a known condition, availability or confidence, a sighting time near the case),
+# stays in search.services.field, whose refusals the offline outbox remembers.
+
+NUL_REFUSED = _("Null characters are not allowed.")
+
+
+def _as_sent(**kwargs) -> forms.CharField:
+    """Return an optional text field that hands the value on as sent (the services strip it)."""
+    return forms.CharField(required=False, strip=False, **kwargs)
+
+
+class IdField(forms.IntegerField):
+    """A database id as parse_id reads it: 1 to 18 ASCII digits, not zero ("²" and 2^70 are not)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        found = parse_id(value)
+        if found is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return found
+
+
+class NumberField(forms.FloatField):
+    """A number as float() reads it, or None if not given.
+
+    NaN and infinity get through: the bound that applies to the value (the globe, an accuracy,
+    a coverage) refuses them with its own message, as it refuses any other number out of range.
+    """
+
+    def validate(self, value):
+        forms.Field.validate(self, value)
+
+
+class TickField(forms.Field):
+    """A checkbox as sent: "on" (from a page), "true" or "1" (from a script) is ticked."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value) -> bool:
+        return value in ("on", "true", "1")
+
+
+class PhoneTimeField(forms.Field):
+    """A time as the phone's datetime-local input sends it, in UTC; not given means now.
+
+    A time without an offset is local time; one with an offset no place has, or too near year 1
+    or 9999 to be held in UTC, is refused (see search.validators.as_utc).
+    """
+
+    default_error_messages = {"invalid": _("Give the time as YYYY-MM-DDTHH:MM.")}
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value) -> datetime:
+        raw = (value or "").strip()
+        if not raw:
+            return timezone.now()
+        try:
+            # parse_datetime answers None for a wrong shape and raises for a right shape with
+            # impossible values (month 13, hour 99, an offset of 25 hours).
+            parsed = parse_datetime(raw)
+            if parsed is not None and timezone.is_naive(parsed):
+                parsed = timezone.make_aware(parsed)
+        except (ValueError, OverflowError):
+            parsed = None
+        if parsed is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        try:
+            return as_utc(parsed, field="moment")
+        except ValidationError as exc:
+            raise ValidationError(exc.error_dict["moment"]) from None
+
+
+class FieldActionForm(forms.Form):
+    """What every field action carries: the id made on the phone, perhaps a photo, and no NUL.
+
+    A form for an action that is not known reads only this, so that its refusal is the same.
+    """
+
+    client_id = forms.UUIDField(
+        # uuid.UUID reads the id as sent: a space around it is a wrong id, not a trimmed one.
+        strip=False,
+        error_messages={
+            "required": _("Required: a UUID made on the phone."),
+            "invalid": _("Required: a UUID made on the phone."),
+        },
+    )
+    # Any action may come with one (the phone queues whatever its form held); only a report
+    # keeps it, but an upload that is too large is refused whatever the action.
+    photo = forms.FileField(required=False, allow_empty_file=True, widget=forms.FileInput)
+
+    @cached_property
+    def fields_with_nul(self) -> list[str]:
+        """Return the names of the values sent that hold a NUL character, sorted."""
+        # A QueryDict may hold a name twice; a plain dict (in tests) one value per name.
+        if hasattr(self.data, "lists"):
+            sent = self.data.lists()
+        else:
+            sent = ((name, [value]) for name, value in self.data.items())
+        return sorted(name for name, values in sent if any("\x00" in str(v) for v in values))
+
+    def clean_photo(self):
+        photo = self.cleaned_data["photo"]
+        if photo is not None and photo.size > MAX_PHOTO_BYTES:
+            raise ValidationError(
+                _("The photo is larger than 10 MB; send a smaller one."), code="too_large"
+            )
+        return photo
+
+    def clean(self):
+        cleaned = super().clean()
+        # Django's fields refuse NUL only in the values they read; this refuses it in every
+        # value sent, read or not, so the answer does not depend on which form the kind picks.
+        if self.fields_with_nul:
+            raise ValidationError(NUL_REFUSED, code="null_characters_not_allowed")
+        return cleaned
+
+
+class TaskActionForm(FieldActionForm):
+    """An action on one task; a task id that is no id names no task (the view answers 404)."""
+
+    task = IdField()
+
+
+class UnitActionForm(FieldActionForm):
+    """An action for one of the member's units: the unit named, or their first if none is."""
+
+    unit = IdField(required=False)
+
+
+class TaskAcceptForm(TaskActionForm):
+    """Accept an offer: the task is all it takes."""
+
+
+class TaskDeclineForm(TaskActionForm):
+    reason = _as_sent()
+
+
+class TaskStartForm(TaskActionForm):
+    """Start an accepted task: the task is all it takes."""
+
+
+class TaskFinishForm(TaskActionForm):
+    coverage = NumberField(
+        error_messages={"required": _("Say how much of the sector was searched.")}
+    )
+    note = _as_sent()
+    needs_research = TickField()
+
+    def clean_coverage(self) -> float:
+        # The phone says percent; the service takes a fraction and judges its range.
+        return self.cleaned_data["coverage"] / 100
+
+
+class PlaceAndTimeForm(TaskActionForm):
+    """A report from a task: where (lat/lon, read into `point`) and when (`seen_at`)."""
+
+    lat = NumberField(required=False)
+    lon = NumberField(required=False)
+    seen_at = PhoneTimeField()
+
+    def clean(self):
+        cleaned = super().clean()
+        lat, lon = cleaned.get("lat"), cleaned.get("lon")
+        if "lat" in self.errors or "lon" in self.errors:
+            return cleaned
+        if lat is None or lon is None:
+            self.add_error("lat", _("Give the place: use the phone's position or tap the map."))
+            return cleaned
+        try:
+            cleaned["point"] = make_point(lon=lon, lat=lat)
+        except ValueError:
+            self.add_error("lat", _("A position has latitude -90..90 and longitude -180..180."))
+        return cleaned
+
+
+class ReportKindSelect(forms.Select):
+    """A select that reads as a clue when the phone sends no kind at all (not when it sends "")."""
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name, SightingKind.CLUE)
+
+
+class SightingReportForm(PlaceAndTimeForm):
+    report_kind = forms.ChoiceField(
+        choices=[
+            (kind, label)
+            for kind, label in SightingKind.choices
+            if kind in (SightingKind.SIGHTING, SightingKind.CLUE)
+        ],
+        widget=ReportKindSelect,
+        error_messages={
+            "required": _("Choose sighting or clue."),
+            "invalid_choice": _("Choose sighting or clue."),
+        },
+    )
+    description = _as_sent()
+    # Not given means "possible"; any other value is the service's to judge.
+    confidence = _as_sent(empty_value="possible")
+
+
+class FoundReportForm(PlaceAndTimeForm):
+    condition = _as_sent()
+    with_whom = _as_sent()
+    description = _as_sent()
+
+
+class PositionShareForm(UnitActionForm):
+    lat = NumberField(required=False)
+    lon = NumberField(required=False)
+    accuracy = NumberField(required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if "lat" in self.errors or "lon" in self.errors:
+            return cleaned
+        if cleaned.get("lat") is None or cleaned.get("lon") is None:
+            self.add_error("lat", _("No position."))
+        return cleaned
+
+
+class AvailabilityForm(UnitActionForm):
+    availability = _as_sent()

@@ -7,16 +7,13 @@ made on the phone, so the server applies it once whatever the number of replays.
 
 import hashlib
 import uuid
-from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
@@ -24,13 +21,25 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.models import Role, Unit
 from config.client_ip import client_ip
 from search.choices import EventSource, FoundCondition, SightingKind
-from search.geo import SRID, distance_and_bearing
+from search.forms import (
+    NUL_REFUSED,
+    AvailabilityForm,
+    FieldActionForm,
+    FoundReportForm,
+    PositionShareForm,
+    SightingReportForm,
+    TaskAcceptForm,
+    TaskActionForm,
+    TaskDeclineForm,
+    TaskFinishForm,
+    TaskStartForm,
+    UnitActionForm,
+)
+from search.geo import distance_and_bearing
 from search.models import Task
-from search.photos import MAX_PHOTO_BYTES
 from search.selectors import member_units, task_of_member, tasks_of_member
 from search.services import field
 from search.services.timeline import Origin
-from search.validators import as_utc, parse_id
 
 SERVICE_WORKER = "js/field-sw.js"
 
@@ -145,151 +154,94 @@ def service_worker(request):
     return response
 
 
-def _number(value, name: str) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValidationError({name: _("Enter a number.")}) from None
+# The form that reads each action; any other kind is read by FieldActionForm, then refused.
+ACTION_FORMS = {
+    "accept": TaskAcceptForm,
+    "decline": TaskDeclineForm,
+    "start": TaskStartForm,
+    "finish": TaskFinishForm,
+    "report": SightingReportForm,
+    "found": FoundReportForm,
+    "position": PositionShareForm,
+    "availability": AvailabilityForm,
+}
 
 
-def _point(data) -> Point:
-    lat, lon = _number(data.get("lat"), "lat"), _number(data.get("lon"), "lon")
-    if lat is None or lon is None:
-        raise ValidationError(
-            {"lat": _("Give the place: use the phone's position or tap the map.")}
-        )
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ValidationError(
-            {"lat": _("A position has latitude -90..90 and longitude -180..180.")}
-        )
-    return Point(lon, lat, srid=SRID)
-
-
-def _when(data) -> datetime:
-    raw = (data.get("seen_at") or "").strip()
-    if not raw:
-        return timezone.now()
-    try:
-        # parse_datetime answers None for a wrong shape and raises for a right shape with
-        # impossible values (month 13, hour 99, an offset of 22 hours).
-        parsed = parse_datetime(raw)
-        if parsed is not None and timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed)
-    except (ValueError, OverflowError):
-        parsed = None
-    if parsed is None:
-        raise ValidationError({"seen_at": _("Give the time as YYYY-MM-DDTHH:MM.")})
-    return as_utc(parsed, field="seen_at")
-
-
-def _unit_for(request, data) -> Unit:
+def _unit_for(request, form: UnitActionForm) -> Unit:
+    # Something that is no id names none of their units: 404, as for another team's unit.
+    if "unit" in form.errors:
+        raise Http404
+    unit_id = form.cleaned_data.get("unit")
     units = member_units(request.user)
-    if data.get("unit"):
-        unit_id = parse_id(data.get("unit"))
-        unit = units.filter(pk=unit_id).first() if unit_id else None
-    else:
-        unit = units.first()
+    unit = units.filter(pk=unit_id).first() if unit_id else units.first()
     if unit is None:
         raise Http404
     return unit
 
 
-TASK_KINDS = {"accept", "decline", "start", "finish", "report", "found"}
+def _perform(kind: str, *, origin: Origin, task: Task | None, unit: Unit | None, values: dict):
+    """Call the one service the action names and return what the phone is told."""
 
-
-def _runner(request, kind: str, data, files, task: Task | None):
-    """Return the function that performs this action, reading its fields."""
-    origin = field_origin(request)
-    photo = files.get("photo")
-    if photo is not None and photo.size > MAX_PHOTO_BYTES:
-        raise ValidationError({"photo": _("The photo is larger than 10 MB; send a smaller one.")})
-
-    def message(text: str) -> dict:
+    def told(text: str) -> dict:
         return {"message": text, "task": task.pk if task else None}
 
     if kind == "accept":
-        return lambda: (field.task_accept(origin=origin, task=task), message(_("Accepted.")))[1]
+        field.task_accept(origin=origin, task=task)
+        return told(_("Accepted."))
     if kind == "decline":
-        return lambda: (
-            field.task_decline(origin=origin, task=task, reason=data.get("reason", "")),
-            message(_("Declined: the sector goes to another unit.")),
-        )[1]
+        field.task_decline(origin=origin, task=task, reason=values["reason"])
+        return told(_("Declined: the sector goes to another unit."))
     if kind == "start":
-        return lambda: (field.task_start(origin=origin, task=task), message(_("Started.")))[1]
+        field.task_start(origin=origin, task=task)
+        return told(_("Started."))
     if kind == "finish":
-        coverage = _number(data.get("coverage"), "coverage")
-        if coverage is None:
-            raise ValidationError({"coverage": _("Say how much of the sector was searched.")})
-        return lambda: (
-            field.task_finish(
-                origin=origin,
-                task=task,
-                coverage=coverage / 100,
-                note=data.get("note", ""),
-                needs_research=data.get("needs_research") in ("on", "true", "1"),
-            ),
-            message(_("Finished. Thank you.")),
-        )[1]
+        field.task_finish(
+            origin=origin,
+            task=task,
+            coverage=values["coverage"],
+            note=values["note"],
+            needs_research=values["needs_research"],
+        )
+        return told(_("Finished. Thank you."))
     if kind == "report":
-        point, seen_at = _point(data), _when(data)
-        report_kind = data.get("report_kind", "clue")
-        if report_kind not in (SightingKind.SIGHTING, SightingKind.CLUE):
-            raise ValidationError({"report_kind": _("Choose sighting or clue.")})
-
-        def run():
-            sighting = field.sighting_record(
-                origin=origin,
-                case=task.case,
-                kind=report_kind,
-                point=point,
-                seen_at=seen_at,
-                description=data.get("description", ""),
-                source=task.unit.name,
-                confidence=data.get("confidence") or "possible",
-                unit=task.unit,
-                photo=photo,
-            )
-            return {**message(_("Report received.")), "sighting": sighting.pk}
-
-        return run
+        sighting = field.sighting_record(
+            origin=origin,
+            case=task.case,
+            kind=values["report_kind"],
+            point=values["point"],
+            seen_at=values["seen_at"],
+            description=values["description"],
+            source=task.unit.name,
+            confidence=values["confidence"],
+            unit=task.unit,
+            photo=values["photo"],
+        )
+        return {**told(_("Report received.")), "sighting": sighting.pk}
     if kind == "found":
-        point, seen_at = _point(data), _when(data)
-
-        def run():
-            found = field.found_report(
-                origin=origin,
-                case=task.case,
-                point=point,
-                seen_at=seen_at,
-                condition=data.get("condition", ""),
-                with_whom=data.get("with_whom", ""),
-                description=data.get("description", ""),
-                unit=task.unit,
-            )
-            return {**message(_("Found report sent to the coordinator.")), "sighting": found.pk}
-
-        return run
+        found = field.found_report(
+            origin=origin,
+            case=task.case,
+            point=values["point"],
+            seen_at=values["seen_at"],
+            condition=values["condition"],
+            with_whom=values["with_whom"],
+            description=values["description"],
+            unit=task.unit,
+        )
+        return {**told(_("Found report sent to the coordinator.")), "sighting": found.pk}
     if kind == "position":
-        unit = _unit_for(request, data)
-        lat, lon = _number(data.get("lat"), "lat"), _number(data.get("lon"), "lon")
-        if lat is None or lon is None:
-            raise ValidationError({"lat": _("No position.")})
-        accuracy = _number(data.get("accuracy"), "accuracy")
-        return lambda: (
-            field.position_share(origin=origin, unit=unit, lat=lat, lon=lon, accuracy_m=accuracy),
-            {"message": _("Position shared.")},
-        )[1]
+        field.position_share(
+            origin=origin,
+            unit=unit,
+            lat=values["lat"],
+            lon=values["lon"],
+            accuracy_m=values["accuracy"],
+        )
+        return {"message": _("Position shared.")}
     if kind == "availability":
-        unit = _unit_for(request, data)
-        return lambda: (
-            field.unit_set_availability(
-                origin=origin, unit=unit, availability=data.get("availability", "")
-            ),
-            {"message": _("Availability changed.")},
-        )[1]
-    raise ValidationError({"kind": _("Unknown action.")})
+        field.unit_set_availability(origin=origin, unit=unit, availability=values["availability"])
+        return {"message": _("Availability changed.")}
+    raise ValueError(f"no service for the field action {kind!r}")
 
 
 def _body_for_hash(data, files) -> dict:
@@ -302,6 +254,11 @@ def _body_for_hash(data, files) -> dict:
         photo.seek(0)
         body["photo_sha256"] = digest.hexdigest()
     return body
+
+
+def _messages(form) -> dict[str, list[str]]:
+    """Return the form's errors as {field: [message, ...]}, the shape the phone reads."""
+    return ValidationError(form.errors.as_data()).message_dict
 
 
 def _answer(request, status: int, body: dict, back: str):
@@ -319,61 +276,69 @@ def _answer(request, status: int, body: dict, back: str):
 def field_action(request):
     """Apply one action from the phone (form or queued replay), once per client id."""
     require_field(request)
-    data, files = request.POST, request.FILES
-    kind = data.get("kind", "")
+    # Refusals come in the order the phone has always had them: no valid id, then a NUL in any
+    # value (400), then a task or unit that is not theirs (404), then the form's field errors
+    # (400); none of these is remembered for the id. The service's own refusals (409, 403, 400)
+    # come back through field_action_apply, which remembers them like a success.
+    kind = request.POST.get("kind", "")
+    form = ACTION_FORMS.get(kind, FieldActionForm)(request.POST, request.FILES)
+    valid = form.is_valid()
     back = "/field/"
-    try:
-        client_id = uuid.UUID(data.get("client_id", ""))
-    except ValueError:
+    if "client_id" in form.errors:
         return _answer(
             request,
             400,
             {
                 "ok": False,
                 "error": _("The action has no valid id."),
-                "fields": {"client_id": [_("Required: a UUID made on the phone.")]},
+                "fields": {"client_id": _messages(form)["client_id"]},
             },
             back,
         )
-    # Django's forms refuse NUL characters; these fields are read by hand, so refuse them here.
-    with_nul = sorted(name for name, values in data.lists() if any("\x00" in v for v in values))
-    if with_nul:
-        error = _("Null characters are not allowed.")
+    if form.fields_with_nul:
+        error = str(NUL_REFUSED)
         return _answer(
             request,
             400,
-            {"ok": False, "error": error, "fields": {name: [error] for name in with_nul}},
+            {"ok": False, "error": error, "fields": {n: [error] for n in form.fields_with_nul}},
             back,
         )
-    task = None
-    if kind in TASK_KINDS:
-        task_id = parse_id(data.get("task"))
+    task = unit = None
+    if isinstance(form, TaskActionForm):
+        task_id = form.cleaned_data.get("task")
         task = task_of_member(request.user, task_id) if task_id else None
         if task is None:
             return _answer(
                 request, 404, {"ok": False, "error": _("No such task for your unit.")}, back
             )
         back = f"/field/tasks/{task.pk}/"
-    try:
-        run = _runner(request, kind, data, files, task)
-    except ValidationError as exc:
+    if isinstance(form, UnitActionForm):
+        unit = _unit_for(request, form)
+    if not valid:
+        fields = _messages(form)
         return _answer(
             request,
             400,
             {
                 "ok": False,
-                "error": " ".join(exc.messages),
-                "fields": getattr(exc, "message_dict", {}),
+                "error": " ".join(m for ms in fields.values() for m in ms),
+                "fields": fields,
             },
             back,
         )
+    if kind not in ACTION_FORMS:
+        error = _("Unknown action.")
+        return _answer(
+            request, 400, {"ok": False, "error": error, "fields": {"kind": [error]}}, back
+        )
+    origin, values = field_origin(request), form.cleaned_data
     try:
         status, body = field.field_action_apply(
             user=request.user,
-            client_id=client_id,
+            client_id=values["client_id"],
             kind=kind,
-            body=_body_for_hash(data, files),
-            run=run,
+            body=_body_for_hash(request.POST, request.FILES),
+            run=lambda: _perform(kind, origin=origin, task=task, unit=unit, values=values),
         )
     except field.ReplayConflict:
         status, body = (

@@ -350,3 +350,141 @@ def test_the_service_worker_is_served_for_the_field_scope(setup):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/javascript")
     assert b"beacon-field-v1" in response.content
+
+
+def test_an_action_id_that_is_no_uuid_is_refused_with_its_reason(setup):
+    world, case, member, task, client = setup
+
+    for client_id in ("not-a-uuid", f" {uuid.uuid4()}"):
+        response = act(client, "accept", task, client_id=client_id)
+
+        assert response.status_code == 400
+        assert response.json() == {
+            "ok": False,
+            "error": "The action has no valid id.",
+            "fields": {"client_id": ["Required: a UUID made on the phone."]},
+        }
+    task.refresh_from_db()
+    assert task.status == "offered"
+
+
+def test_a_null_character_in_any_value_refuses_the_whole_action(setup):
+    world, case, member, task, client = setup
+
+    response = act(client, "decline", task, reason="fl\x00at", extra="\x00")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "ok": False,
+        "error": "Null characters are not allowed.",
+        "fields": {
+            "extra": ["Null characters are not allowed."],
+            "reason": ["Null characters are not allowed."],
+        },
+    }
+    task.refresh_from_db()
+    assert task.status == "offered"
+
+
+GOOD_PLACE = {"lat": "34.25", "lon": "117.3"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "field", "message"),
+    [
+        ("finish", {}, "coverage", "Say how much of the sector was searched."),
+        ("finish", {"coverage": "most"}, "coverage", "Enter a number."),
+        ("report", {"lat": "", "lon": ""}, "lat", "Give the place: use the phone's position"),
+        ("report", {"lat": "north", "lon": "117.3"}, "lat", "Enter a number."),
+        ("report", {"lat": "34.25", "lon": "east"}, "lon", "Enter a number."),
+        ("report", {"lat": "95", "lon": "117.3"}, "lat", "latitude -90..90"),
+        ("report", {"lat": "34.25", "lon": "nan"}, "lat", "latitude -90..90"),
+        ("report", {**GOOD_PLACE, "seen_at": "yesterday"}, "seen_at", "YYYY-MM-DDTHH:MM"),
+        ("report", {**GOOD_PLACE, "seen_at": "2026-11-24T10:00+15:00"}, "seen_at", "UTC+14"),
+        ("report", {**GOOD_PLACE, "seen_at": "0001-01-01T00:00"}, "seen_at", "1900 and 3000"),
+        ("report", {**GOOD_PLACE, "report_kind": "found"}, "report_kind", "sighting or clue"),
+        ("report", {**GOOD_PLACE, "report_kind": ""}, "report_kind", "sighting or clue"),
+        ("found", {"with_whom": "us", "lat": "34.25"}, "lat", "Give the place"),
+        ("found", {**GOOD_PLACE, "seen_at": "2026-02-30T10:00"}, "seen_at", "YYYY-MM-DDTHH:MM"),
+        ("position", {"lat": "", "lon": "117.3"}, "lat", "No position."),
+        ("position", {**GOOD_PLACE, "accuracy": "ten"}, "accuracy", "Enter a number."),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_done_and_can_be_sent_again(
+    setup, kind, fields, field, message
+):
+    world, case, member, task, client = setup
+    action = uuid.uuid4()
+    act(client, "accept", task)
+    act(client, "start", task)
+
+    response = act(client, kind, None if kind == "position" else task, client_id=action, **fields)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["ok"] is False
+    assert message in body["error"]
+    assert any(message in text for text in body["fields"][field])
+    task.refresh_from_db()
+    assert task.status == "in_progress" and Sighting.objects.count() == 0
+    # Refused on reading, not by the service: nothing is remembered for the id.
+    assert not FieldAction.objects.filter(client_id=action).exists()
+
+
+def test_every_bad_field_is_named_at_once(setup):
+    world, case, member, task, client = setup
+
+    response = act(client, "report", task, lat="north", lon="117.3", seen_at="soon")
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"lat", "seen_at"}
+
+
+def test_a_photo_that_is_too_large_is_refused_whatever_the_action(setup):
+    world, case, member, task, client = setup
+    big = SimpleUploadedFile("x.jpg", b"\xff\xd8" + b"0" * (10 * 1024 * 1024 + 5), "image/jpeg")
+
+    response = client.post(
+        "/field/actions/",
+        {"kind": "accept", "client_id": str(uuid.uuid4()), "task": task.pk, "photo": big},
+        **JSON,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {
+        "photo": ["The photo is larger than 10 MB; send a smaller one."]
+    }
+    task.refresh_from_db()
+    assert task.status == "offered"
+
+
+def test_an_unknown_action_is_refused(setup):
+    world, case, member, task, client = setup
+
+    response = act(client, "teleport", task)
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"kind": ["Unknown action."]}
+
+
+def test_a_report_that_names_no_kind_or_confidence_is_a_possible_clue(setup):
+    world, case, member, task, client = setup
+    act(client, "accept", task)
+
+    response = act(client, "report", task, description="A glove", **GOOD_PLACE)
+
+    assert response.json()["ok"]
+    sighting = Sighting.objects.get()
+    assert (sighting.kind, sighting.confidence) == ("clue", "possible")
+
+
+def test_finishing_reads_the_tick_for_re_search(setup):
+    world, case, member, task, client = setup
+    act(client, "accept", task)
+    act(client, "start", task)
+
+    assert act(client, "finish", task, coverage="40", needs_research="on").json()["ok"]
+
+    task.refresh_from_db()
+    assert task.coverage == 0.4
+    assert task.sector.__class__.objects.get(pk=task.sector_id).status == "needs_research"
