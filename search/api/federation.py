@@ -1,6 +1,5 @@
 """The partner side of the API: API-key authentication, signed messages, and the aid requests."""
 
-
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError

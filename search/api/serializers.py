@@ -310,6 +310,4 @@ class CaseEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_data(self, event) -> dict:
-        return permissions.mask_event_data(
-            event.data, revealed=self.context.get("revealed", set())
-        )
+        return permissions.mask_event_data(event.data, revealed=self.context.get("revealed", set()))

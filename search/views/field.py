@@ -19,8 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import Role, Unit
-from config.client_ip import client_ip
-from search.choices import EventSource, FoundCondition, SightingKind
+from search.choices import FoundCondition, SightingKind
 from search.forms import (
     NUL_REFUSED,
     AvailabilityForm,
@@ -47,10 +46,6 @@ SERVICE_WORKER = "js/field-sw.js"
 def require_field(request) -> None:
     if not request.user.has_role(Role.FIELD):
         raise PermissionDenied
-
-
-def field_origin(request) -> Origin:
-    return Origin(actor=request.user, source=EventSource.WEB, ip=client_ip(request))
 
 
 def _task_row(task: Task) -> dict:
@@ -331,7 +326,7 @@ def field_action(request):
         return _answer(
             request, 400, {"ok": False, "error": error, "fields": {"kind": [error]}}, back
         )
-    origin, values = field_origin(request), form.cleaned_data
+    origin, values = Origin.from_request(request), form.cleaned_data
     try:
         status, body = field.field_action_apply(
             user=request.user,
