@@ -229,14 +229,5 @@ class InboxMessageAdmin(ReadOnlyAdmin):
     list_filter = (("applied_at", admin.EmptyFieldListFilter), "type")
     list_select_related = ("partner__organisation", "request__partner__organisation")
     search_fields = ("request__case__reference", "partner__organisation__code")
-    fields = (
-        "uid",
-        "partner",
-        "request",
-        "seq",
-        "type",
-        "received_at",
-        "applied_at",
-        "outcome",
-    )
+    fields = list_display
     ordering = ("-received_at",)

@@ -9,15 +9,9 @@ from django.utils import timezone
 
 from search.models import Alert, SubjectProfile, Task
 from search.services import areas, offers
-from tests.search.dispatch_world import build_world, open_case
+from tests.search.dispatch_world import open_case
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(settings):
-    settings.DISPATCH = {**settings.DISPATCH, "MAX_OPEN_TASKS_PER_UNIT": 2}
-    return build_world()
 
 
 def test_initial_area_has_rings_from_the_profile_and_weights_summing_to_one(world):

@@ -11,15 +11,9 @@ from search.choices import SectorStatus, TaskStatus
 from search.models import Alert, Sector, Task
 from search.services import areas, field, offers
 from search.services.timeline import Origin
-from tests.search.dispatch_world import build_world, open_case
+from tests.search.dispatch_world import open_case
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(settings):
-    settings.DISPATCH = {**settings.DISPATCH, "MAX_OPEN_TASKS_PER_UNIT": 2}
-    return build_world()
 
 
 def test_offers_go_to_covering_available_units_nearest_first_capped_per_unit(world):
