@@ -62,9 +62,15 @@ def area_plan(*, case: Case, centred_at: datetime, now: datetime) -> AreaPlan | 
 
 
 def _new_version(
-    *, case: Case, previous: SearchArea | None, cells: list[Cell], now: datetime, **fields: Any
-) -> tuple[SearchArea, tuple[int, int, int]]:
-    """Write the next area version in place of the current one; sync its sectors."""
+    *,
+    case: Case,
+    previous: SearchArea | None,
+    cells: list[Cell],
+    now: datetime,
+    origin: Origin,
+    **fields: Any,
+) -> SearchArea:
+    """Write the next area version in place of the current one, sync its sectors, record it."""
     if previous:
         SearchArea.objects.filter(pk=previous.pk).update(is_current=False)
     area = SearchArea.objects.create(
@@ -74,7 +80,23 @@ def _new_version(
         computed_at=now,
         **fields,
     )
-    return area, _sectors_sync(case=case, area=area, cells=cells, now=now)
+    added, retired, cancelled = _sectors_sync(case=case, area=area, cells=cells, now=now)
+    event_record(
+        case=case,
+        kind=EventKind.AREA_COMPUTED,
+        origin=origin,
+        data={
+            "version": area.version,
+            "reason": area.reason,
+            # A drawn area has no rings.
+            **({"radii_m": area.radii_m} if area.radii_m else {}),
+            "sectors": len(cells),
+            "added": added,
+            "retired": retired,
+            "tasks_cancelled": cancelled,
+        },
+    )
+    return area
 
 
 @transaction.atomic
@@ -110,11 +132,12 @@ def area_compute(
         resolution = min(previous.resolution, resolution)
     lat, lon = centre.y, centre.x
     cells = cells_in_rings(lat=lat, lon=lon, radii_m=plan.radii_m, resolution=resolution)
-    area, (added, retired, cancelled) = _new_version(
+    area = _new_version(
         case=case,
         previous=previous,
         cells=cells,
         now=now,
+        origin=origin,
         reason=reason,
         centre=Point(lon, lat, srid=SRID),
         centred_at=centred_at,
@@ -129,20 +152,6 @@ def area_compute(
         # The search reaches a neighbour's ground: propose (or send) a request for aid. An
         # assisting case does not ask the city it is helping.
         outbound.aid_propose(case=case)
-    event_record(
-        case=case,
-        kind=EventKind.AREA_COMPUTED,
-        origin=origin,
-        data={
-            "version": area.version,
-            "reason": reason,
-            "radii_m": area.radii_m,
-            "sectors": len(cells),
-            "added": added,
-            "retired": retired,
-            "tasks_cancelled": cancelled,
-        },
-    )
     return area
 
 
@@ -350,11 +359,12 @@ def area_draw(*, origin: Origin, case: Case, polygon: Polygon, note: str = "") -
         lat, lon = h3.cell_to_latlng(c)
         planned.append(Cell(c, lat, lon, ring=1, weight=weight))
     centre = polygon.centroid
-    area, (added, retired, cancelled) = _new_version(
+    area = _new_version(
         case=case,
         previous=previous,
         cells=planned,
         now=now,
+        origin=origin,
         reason=AreaReason.MANUAL,
         centre=Point(centre.x, centre.y, srid=SRID),
         centred_at=previous.centred_at if previous else case.last_seen_at,
@@ -364,19 +374,6 @@ def area_draw(*, origin: Origin, case: Case, polygon: Polygon, note: str = "") -
         profile=None,
         boundary=polygon,
         note=note,
-    )
-    event_record(
-        case=case,
-        kind=EventKind.AREA_COMPUTED,
-        origin=origin,
-        data={
-            "version": area.version,
-            "reason": AreaReason.MANUAL,
-            "sectors": len(planned),
-            "added": added,
-            "retired": retired,
-            "tasks_cancelled": cancelled,
-        },
     )
     queue_on_commit(queue.DISPATCH, case.pk)
     return area
