@@ -71,13 +71,20 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
             pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-4000:]}")
     proc.log_path = log_path
     proc.hostname = hostname
+    _started_workers.append(proc)
     yield proc
+    _started_workers.remove(proc)
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+# The session's worker, once some test has started it: every later test that commits must not
+# leave it work that meets the table flush ending that test.
+_started_workers: list = []
 
 
 def _pings(app, hostname: str) -> bool:
@@ -123,6 +130,21 @@ def celery_worker(celery_worker_process):
     wait_until_idle(celery_worker_process)
     yield celery_worker_process
     wait_until_idle(celery_worker_process)
+
+
+@pytest.fixture(autouse=True)
+def _worker_quiet_before_flush(request):
+    """A test that commits (transactional, live server) and queues work on commit without asking
+    for the worker still feeds the session's worker if it runs. That work must be dropped and
+    finished before the flush that ends the test: a dispatch still writing deadlocks the
+    TRUNCATE and fails the test's teardown."""
+    if "_django_db_helper" in request.fixturenames:
+        # Set up first, so this fixture's teardown runs before the flush.
+        request.getfixturevalue("_django_db_helper")
+    yield
+    for proc in _started_workers:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+        wait_until_idle(proc)
 
 
 @pytest.fixture
