@@ -266,6 +266,11 @@ CELERY_BEAT_SCHEDULE = {
     # Partner messages: re-send whatever the on-commit delivery left behind.
     "federation-sweep": {"task": "search.tasks.federation_sweep", "schedule": 30.0},
     "aid-escalate": {"task": "search.tasks.aid_escalate", "schedule": 60.0},
+    # Supervision orders (督办) past their deadline go one level up.
+    "orders-escalate": {
+        "task": "search.tasks.orders_escalate",
+        "schedule": env_float("ORDERS_ESCALATE_SECONDS", 60.0),
+    },
 }
 
 # Fan-out and supervision. Xuzhou's published target is "3 minutes to dispatch"

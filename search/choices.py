@@ -67,6 +67,16 @@ class Outcome(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Report withdrawn")
 
 
+# A case ends with the person located (found, by the search or otherwise, or back by themselves).
+LOCATED_OUTCOMES = (
+    Outcome.FOUND_WELL,
+    Outcome.FOUND_NEEDS_CARE,
+    Outcome.FOUND_INJURED,
+    Outcome.FOUND_DECEASED,
+    Outcome.RETURNED,
+)
+
+
 class EventKind(models.TextChoices):
     CREATED = "created", _("Case opened")
     EDITED = "edited", _("Case edited")
@@ -85,6 +95,7 @@ class EventKind(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Report withdrawn")
     OUTCOME_RECORDED = "outcome_recorded", _("Outcome recorded")
     AID = "aid", _("Mutual aid")
+    SUPERVISION = "supervision", _("Supervision order")
 
 
 class EventSource(models.TextChoices):
@@ -151,6 +162,7 @@ class AlertKind(models.TextChoices):
     AID_UPDATE = "aid_update", _("News from a partner city")
     AID_OVERDUE = "aid_overdue", _("Partner has not answered")
     AID_UNDELIVERED = "aid_undelivered", _("Message to a partner refused")
+    ORDER_OVERDUE = "order_overdue", _("Supervision order overdue")
 
 
 class SightingKind(models.TextChoices):
@@ -231,3 +243,29 @@ AID_WORKING_STATUSES = (AidStatus.ACCEPTED, AidStatus.ACTIVE)
 AID_AWAITING_ANSWER = (AidStatus.SENT, AidStatus.ACKNOWLEDGED)
 # Sectors in these states wait in the offer queue.
 WAITING_SECTOR_STATUSES = (SectorStatus.UNASSIGNED, SectorStatus.NEEDS_RESEARCH)
+
+
+class OrderStatus(models.TextChoices):
+    """A supervision order (督办): issued → acknowledged → answered → satisfied | re-opened."""
+
+    ISSUED = "issued", _("Issued")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    ANSWERED = "answered", _("Answered")
+    SATISFIED = "satisfied", _("Satisfied")
+    REOPENED = "reopened", _("Re-opened")
+
+
+# Still waiting for the addressee: these are the orders that fall overdue at their deadline.
+ORDER_AWAITING_ANSWER = (OrderStatus.ISSUED, OrderStatus.ACKNOWLEDGED, OrderStatus.REOPENED)
+ORDER_OPEN_STATUSES = (*ORDER_AWAITING_ANSWER, OrderStatus.ANSWERED)
+
+
+class OrderAction(models.TextChoices):
+    """What the addressee did, besides saying so: the state change an answer may report."""
+
+    NONE = "", _("Nothing further")
+    AREA_WIDENED = "area_widened", _("Search area widened")
+    UNITS_ADDED = "units_added", _("More units sent")
+    AID_REQUESTED = "aid_requested", _("Mutual aid requested")
+    FAMILY_CONTACTED = "family_contacted", _("Family contacted")
+    CASE_CLOSED = "case_closed", _("Case closed")

@@ -3,8 +3,9 @@
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
+from django.utils import timezone
 
-from search.services import areas, offers
+from search.services import areas, offers, supervision
 from search.services.aid import relay
 
 
@@ -82,3 +83,9 @@ def federation_sweep() -> int:
 def aid_escalate() -> int:
     """Flag requests for aid a partner has left unanswered."""
     return relay.aid_escalate()
+
+
+@shared_task
+def orders_escalate() -> int:
+    """Escalate supervision orders left unanswered past their deadline."""
+    return supervision.orders_escalate(now=timezone.now())

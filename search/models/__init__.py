@@ -10,6 +10,7 @@ from .cases import (
     Sighting,
 )
 from .mutual_aid import InboxMessage, MutualAidRequest, OutboxMessage
+from .supervision import SupervisionOrder
 from .tasks import Alert, FieldAction, Task
 from .timeline import CaseEvent
 
@@ -31,5 +32,6 @@ __all__ = [
     "Sighting",
     "Sector",
     "SubjectProfile",
+    "SupervisionOrder",
     "Task",
 ]

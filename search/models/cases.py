@@ -160,6 +160,9 @@ class Case(models.Model):
     outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
     outcome_note = models.TextField(_("outcome note"), max_length=2000, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # When the person was first reported found (or the case closed as located): the figures'
+    # "time to find" runs from created_at to here.
+    located_at = models.DateTimeField(_("located at"), null=True, blank=True)
     linked_cases = models.ManyToManyField(
         "self", verbose_name=_("linked cases"), blank=True, symmetrical=True
     )

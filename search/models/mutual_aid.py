@@ -88,6 +88,9 @@ class MutualAidRequest(models.Model):
     seq_out = models.PositiveIntegerField(default=0)
     seq_in = models.PositiveIntegerField(default=0)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    # For the figures: how long a partner took to receive and to take on a request.
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
 
     objects = MutualAidRequestQuerySet.as_manager()
 
@@ -118,9 +121,8 @@ class MutualAidRequest(models.Model):
 
     def is_overdue(self, now: datetime) -> bool:
         """Return whether the partner left it without a yes or no too long (as `overdue`)."""
-        return (
-            self.status in AID_AWAITING_ANSWER
-            and self.status_changed_at < answer_due_before(now)
+        return self.status in AID_AWAITING_ANSWER and self.status_changed_at < answer_due_before(
+            now
         )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -311,7 +313,9 @@ def found_report(
     )
     found.full_clean(exclude=["photo"])
     found.save()
-    Case.objects.filter(pk=locked.pk).update(status=CaseStatus.FOUND)
+    Case.objects.filter(pk=locked.pk).update(
+        status=CaseStatus.FOUND, located_at=Coalesce(F("located_at"), found.confirmed_at)
+    )
     tasks_cancel(
         tasks=Task.objects.filter(case=locked, status=TaskStatus.OFFERED),
         reason="The person was reported found",

@@ -11,12 +11,13 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Organisation
 from search import permissions
-from search.choices import CaseStatus, EventKind, Outcome
+from search.choices import LOCATED_OUTCOMES, CaseStatus, EventKind, Outcome
 from search.models import Case, Task
 from search.photos import clean_photo
 from search.services import queue
@@ -113,11 +114,15 @@ def case_end(
     ending = current.status != CaseStatus.CLOSED
     if ending:
         old = current.status
+        now = timezone.now()
         Case.objects.filter(pk=current.pk).update(
             status=CaseStatus.CLOSED,
             outcome=outcome,
             outcome_note=note,
-            closed_at=timezone.now(),
+            closed_at=now,
+            # A found report already said when; a case closed as found straight away is
+            # located now.
+            located_at=Coalesce(F("located_at"), now) if outcome in LOCATED_OUTCOMES else None,
             version=F("version") + 1,
         )
         current.refresh_from_db()

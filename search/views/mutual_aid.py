@@ -122,9 +122,7 @@ def aid_accept(request, uid):
         request,
         uid,
         AidAcceptForm,
-        lambda aid, d: desk.aid_accept(
-            origin=origin_of(request), request=aid, note=d["note"]
-        ),
+        lambda aid, d: desk.aid_accept(origin=origin_of(request), request=aid, note=d["note"]),
         _("Accepted: an assisting case is open and its sectors go to our units."),
     )
 
@@ -136,9 +134,7 @@ def aid_decline(request, uid):
         request,
         uid,
         AidReasonForm,
-        lambda aid, d: desk.aid_decline(
-            origin=origin_of(request), request=aid, reason=d["reason"]
-        ),
+        lambda aid, d: desk.aid_decline(origin=origin_of(request), request=aid, reason=d["reason"]),
         _("Declined; the partner has been told why."),
     )
 
@@ -150,9 +146,7 @@ def aid_cancel(request, uid):
         request,
         uid,
         AidReasonForm,
-        lambda aid, d: desk.aid_cancel(
-            origin=origin_of(request), request=aid, reason=d["reason"]
-        ),
+        lambda aid, d: desk.aid_cancel(origin=origin_of(request), request=aid, reason=d["reason"]),
         _("Request cancelled; the partner stops its search."),
     )
 

@@ -206,6 +206,7 @@ def _receive_request(*, partner: Partner, envelope: dict) -> Receipt:
         area=data["area"],
         contact=contact,
         status_changed_at=now,
+        acknowledged_at=now,
         seq_in=1,
         last_message_at=now,
         last_message_type=AidMessageType.REQUEST,

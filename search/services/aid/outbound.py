@@ -146,8 +146,13 @@ def status_set(*, request: MutualAidRequest, status: str) -> None:
     """Move the request to a status (the caller checked the transition)."""
     request.status = status
     request.status_changed_at = timezone.now()
+    when = {}
+    if status == AidStatus.ACKNOWLEDGED:
+        when["acknowledged_at"] = request.acknowledged_at = request.status_changed_at
+    elif status == AidStatus.ACCEPTED:
+        when["accepted_at"] = request.accepted_at = request.status_changed_at
     MutualAidRequest.objects.filter(pk=request.pk).update(
-        status=status, status_changed_at=request.status_changed_at, escalated_at=None
+        status=status, status_changed_at=request.status_changed_at, escalated_at=None, **when
     )
 
 

@@ -118,7 +118,7 @@ def _record(
         message.save()
         if message.type == AidMessageType.REQUEST:
             MutualAidRequest.objects.filter(pk=request.pk, status=AidStatus.SENT).update(
-                status=AidStatus.ACKNOWLEDGED, status_changed_at=now
+                status=AidStatus.ACKNOWLEDGED, status_changed_at=now, acknowledged_at=now
             )
         return "delivered", 0.0
     message.last_error = result.error[:2000]
