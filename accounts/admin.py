@@ -19,6 +19,7 @@ class PlainGeometryAdmin(GISModelAdmin):
     gis_widget = GeometryTextarea  # type: ignore[assignment]  # any widget class will do
     gis_widget_kwargs = {"attrs": {"rows": 4, "cols": 80}}
 
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "get_full_name", "organisation", "is_active", "is_staff")

@@ -47,4 +47,3 @@ def point_in_city(*, organisation: Organisation, point: Point) -> bool:
 # (dispatch); Unit.objects.available().covering(point) is the same rule for one point, and
 # tests/accounts/test_unit_queries.py holds the two to the same answers. Parameter: %(available)s.
 UNIT_CAN_TAKE_SQL = "{unit}.availability = %(available)s AND ST_Contains({unit}.home_area, {point})"
-

@@ -364,6 +364,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+
 # Content-Security-Policy (django-csp) on every answer: scripts, styles and everything else
 # from our own origin only (Leaflet and Swagger UI are vendored), no inline script or style;
 # map tiles from the configured tile server. No page may be framed.

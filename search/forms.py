@@ -14,6 +14,7 @@ from search.choices import (
     ContactChannel,
     ContactResult,
     LocationSource,
+    OrderAction,
     Outcome,
     Priority,
     SightingKind,
@@ -562,3 +563,59 @@ class PositionShareForm(UnitActionForm):
 
 class AvailabilityForm(UnitActionForm):
     availability = _as_sent()
+
+
+# Supervision orders (督办). The services judge desks, people and deadlines; the forms only
+# read what was sent and offer the choices the issuer has.
+class OrderVersionForm(forms.Form):
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+class OrderIssueForm(forms.Form):
+    instruction = forms.CharField(
+        label=_("What must be done"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    deadline = forms.DateTimeField(
+        label=_("Deadline"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+    desk = forms.ModelChoiceField(label=_("Addressed to desk"), queryset=None)
+    person = forms.ModelChoiceField(
+        label=_("Addressed to a person (optional)"), queryset=None, required=False
+    )
+    aid_request = forms.ModelChoiceField(
+        label=_("About the mutual-aid request (optional)"), queryset=None, required=False
+    )
+
+    def __init__(self, *args, desks, people, aid_requests, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["desk"].queryset = desks
+        self.fields["person"].queryset = people
+        self.fields["person"].label_from_instance = lambda u: (
+            f"{u.get_full_name() or u.username} · {u.organisation}"
+        )
+        self.fields["aid_request"].queryset = aid_requests
+        self.fields["aid_request"].label_from_instance = lambda r: (
+            f"{r.partner} · {r.get_status_display()}"
+        )
+
+
+class OrderAnswerForm(OrderVersionForm):
+    answer = forms.CharField(
+        label=_("Answer"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    action = forms.ChoiceField(label=_("Done"), choices=OrderAction.choices, required=False)
+
+
+class OrderReopenForm(OrderVersionForm):
+    reason = forms.CharField(
+        label=_("Why it is not done"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    deadline = forms.DateTimeField(
+        label=_("New deadline"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )

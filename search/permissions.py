@@ -48,6 +48,14 @@ def can_withdraw_case(user: User) -> bool:
     return has_any_role(user, CASE_WRITERS)
 
 
+# Supervision orders (督办) are issued and answered between these desks.
+ORDER_ROLES = {Role.COORDINATOR, Role.SUPERVISOR}
+
+
+def can_work_orders(user: User) -> bool:
+    return has_any_role(user, ORDER_ROLES)
+
+
 def can_work_crisis_desk(user: User) -> bool:
     return has_any_role(user, {Role.COUNSELLOR})
 

@@ -10,8 +10,13 @@ from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from accounts.models import Organisation, Partner, Role, Unit, User
 from accounts.selectors import organisation_tree_ids
 from search import permissions
-from search.choices import WAITING_SECTOR_STATUSES, AidDirection, AidStatus
-from search.models import Case, MutualAidRequest, Sector, Task
+from search.choices import (
+    ORDER_AWAITING_ANSWER,
+    WAITING_SECTOR_STATUSES,
+    AidDirection,
+    AidStatus,
+)
+from search.models import Case, MutualAidRequest, Sector, SupervisionOrder, Task
 from search.models.cases import CaseQuerySet
 
 # What "looks like the same person" means at intake.
@@ -157,4 +162,42 @@ def waiting_sectors() -> "QuerySet[Sector]":
     """Return sectors in the offer queue: in a current area, on our ground, not taken."""
     return Sector.objects.filter(
         in_current_area=True, outside_jurisdiction=False, status__in=WAITING_SECTOR_STATUSES
+    )
+
+
+def orders_visible_to(user: User) -> QuerySet[SupervisionOrder]:
+    """Return the supervision orders this user may open: issued by or to a desk in their tree,
+    or addressed to them."""
+    if not permissions.can_work_orders(user):
+        return SupervisionOrder.objects.none()
+    scope = organisation_tree_ids(user.organisation)
+    return SupervisionOrder.objects.filter(
+        Q(addressee_organisation_id__in=scope)
+        | Q(issuer_organisation_id__in=scope)
+        | Q(escalated_to_id__in=scope)
+        | Q(addressee_user=user)
+    )
+
+
+def orders_to_answer(user: User) -> QuerySet[SupervisionOrder]:
+    """Return the open orders this user's desk must answer (addressed or escalated to it),
+    nearest deadline first."""
+    if not permissions.can_work_orders(user):
+        return SupervisionOrder.objects.none()
+    desk = Q(addressee_organisation_id=user.organisation_id, addressee_user__isnull=True)
+    return (
+        SupervisionOrder.objects.filter(status__in=ORDER_AWAITING_ANSWER)
+        .filter(desk | Q(addressee_user=user) | Q(escalated_to_id=user.organisation_id))
+        .select_related("case", "addressee_organisation", "addressee_user", "issued_by")
+        .overdue_first()
+    )
+
+
+def orders_issued_by(user: User) -> QuerySet[SupervisionOrder]:
+    """Return the open orders this user issued, those past their deadline first."""
+    return (
+        SupervisionOrder.objects.open()
+        .filter(issued_by=user)
+        .select_related("case", "addressee_organisation", "addressee_user")
+        .overdue_first()
     )

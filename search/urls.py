@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search.views import cases, mutual_aid, planning
+from search.views import cases, mutual_aid, planning, supervision
 from search.views import field as field_views
 
 urlpatterns = [
@@ -46,4 +46,11 @@ urlpatterns += [
     path("aid/<uuid:uid>/decline/", mutual_aid.aid_decline, name="aid_decline"),
     path("aid/<uuid:uid>/cancel/", mutual_aid.aid_cancel, name="aid_cancel"),
     path("aid/<uuid:uid>/note/", mutual_aid.aid_note, name="aid_note"),
+]
+
+urlpatterns += [
+    path("orders/", supervision.order_list, name="order_list"),
+    path("cases/<int:pk>/orders/new/", supervision.order_issue, name="order_issue"),
+    path("orders/<int:pk>/", supervision.order_detail, name="order_detail"),
+    path("orders/<int:pk>/<slug:action>/", supervision.order_act, name="order_act"),
 ]

@@ -5,6 +5,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from search.choices import ORDER_AWAITING_ANSWER, ORDER_OPEN_STATUSES, OrderAction, OrderStatus
@@ -135,9 +137,17 @@ class SupervisionOrder(models.Model):
     def __str__(self) -> str:
         return f"order {self.pk} {self.status}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("order_detail", args=[self.pk])
+
     def is_overdue(self, now: datetime) -> bool:
         """Return whether it still waits for its answer after the deadline (as `overdue`)."""
         return self.status in ORDER_AWAITING_ANSWER and self.deadline < now
+
+    @property
+    def overdue_now(self) -> bool:
+        """For lists: whether it is overdue at this moment."""
+        return self.is_overdue(timezone.now())
 
     @property
     def action_label(self) -> str:

@@ -23,7 +23,12 @@ from search.forms import (
     WithdrawForm,
 )
 from search.models import Case
-from search.selectors import cases_visible_to, crisis_queue, possible_duplicates
+from search.selectors import (
+    cases_visible_to,
+    crisis_queue,
+    orders_visible_to,
+    possible_duplicates,
+)
 from search.services import crisis, intake, lifecycle
 from search.services.timeline import Origin
 from search.services.triage import reason_text
@@ -142,6 +147,11 @@ def _detail_context(request, case: Case, revealed: set[str]) -> dict:
         ),
         "can_ask_aid": case.is_open and permissions.can_close_case(user),
         "aid_form": AidAskForm(),
+        "orders": orders_visible_to(user)
+        .filter(case=case)
+        .select_related("case", "addressee_organisation", "addressee_user")
+        .order_by("-created_at"),
+        "can_order": case.is_open and permissions.can_work_orders(user),
     }
 
 

@@ -56,9 +56,9 @@ def phone_context(chromium):
     refused: list[str] = []
     context.on(
         "console",
-        lambda message: refused.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     # Generous: CI's machine may be busy, and a wait returns as soon as its condition holds.
     context.set_default_timeout(30_000)
