@@ -51,6 +51,6 @@ urlpatterns += [
 urlpatterns += [
     path("orders/", supervision.order_list, name="order_list"),
     path("cases/<int:pk>/orders/new/", supervision.order_issue, name="order_issue"),
-    path("orders/<int:pk>/", supervision.order_detail, name="order_detail"),
-    path("orders/<int:pk>/<slug:action>/", supervision.order_act, name="order_act"),
+    path("orders/<int:order_id>/", supervision.order_detail, name="order_detail"),
+    path("orders/<int:order_id>/<slug:action>/", supervision.order_act, name="order_act"),
 ]

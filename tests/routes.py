@@ -6,6 +6,7 @@ appear) walk this list instead of a hand-made one, so a new route cannot slip pa
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -79,7 +80,20 @@ def objects_behind_every_route(case, *, coordinator, field_user) -> dict[str, ob
         partner=Partner.objects.get(organisation__code="HS"),
         reason="border",
     )
+    from accounts.models import User
+    from search.services import supervision
+
+    supervisor = User.objects.get(username="supervisor")
+    order = supervision.order_issue(
+        origin=Origin(actor=supervisor),
+        case=case,
+        instruction="Widen the area to the canal.",
+        deadline=case.created_at + timedelta(days=1),
+        desk=supervisor.organisation,
+    )
     return {
+        "order_id": order.pk,
+        "action": "acknowledge",
         "pk": case.pk,
         "id": case.pk,
         "task_id": task.pk,

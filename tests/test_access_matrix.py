@@ -111,6 +111,14 @@ aid/<uuid:uid>/cancel/                                  GET    login 405   405  
 aid/<uuid:uid>/cancel/                                  POST   login 403   ok    403   403   403   403   403   404   403   403   403   login
 aid/<uuid:uid>/note/                                    GET    login 405   405   405   405   405   405   405   405   405   405   405   login
 aid/<uuid:uid>/note/                                    POST   login 403   ok    403   403   403   403   403   404   403   403   403   login
+orders/                                                 GET    login 403   ok    ok    403   403   403   403   ok    ok    403   403   login
+orders/                                                 POST   login 405   405   405   405   405   405   405   405   405   405   405   login
+cases/<int:pk>/orders/new/                              GET    login 403   ok    ok    403   403   403   403   404   404   403   403   login
+cases/<int:pk>/orders/new/                              POST   login 403   ok    ok    403   403   403   403   404   404   403   403   login
+orders/<int:order_id>/                                  GET    login 404   ok    ok    404   404   404   404   404   404   404   404   login
+orders/<int:order_id>/                                  POST   login 405   405   405   405   405   405   405   405   405   405   405   login
+orders/<int:order_id>/<slug:action>/                    GET    login 405   405   405   405   405   405   405   405   405   405   405   login
+orders/<int:order_id>/<slug:action>/                    POST   login 404   ok    ok    404   404   404   404   404   404   404   404   login
 /                                                       GET    login ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    login
 /                                                       POST   login 405   405   405   405   405   405   405   405   405   405   405   login
 admin/                                                  GET    login login login login login login ok    login login login login login login

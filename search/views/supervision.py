@@ -155,9 +155,9 @@ def _detail(request, order: SupervisionOrder, *, forms: dict | None = None, stat
 
 @login_required
 @require_safe
-def order_detail(request, pk: int):
+def order_detail(request, order_id: int):
     """The order: what, by when, to whom, its answer and every step so far."""
-    return _detail(request, _visible_order(request, pk))
+    return _detail(request, _visible_order(request, order_id))
 
 
 ACTIONS = {
@@ -184,11 +184,11 @@ DONE = {
 
 @login_required
 @require_POST
-def order_act(request, pk: int, action: str):
+def order_act(request, order_id: int, action: str):
     """Acknowledge, answer, satisfy or re-open: the form's version guards against a stale page."""
     if action not in ACTIONS:
         raise Http404
-    order = _visible_order(request, pk)
+    order = _visible_order(request, order_id)
     form_class, arguments, service = ACTIONS[action]
     form = form_class(request.POST)
     if form.is_valid():

@@ -1,0 +1,93 @@
+"""An overdue supervision order escalates with nobody acting: real beat, worker and broker."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from search.choices import AlertKind
+from search.models import Alert, SupervisionOrder
+from search.services import supervision
+from search.services.timeline import Origin
+from tests.conftest import ROOT, _test_database_url
+from tests.factories import CaseFactory, OrganisationFactory, UserFactory
+
+# Generous: beat and the worker start Django on a machine that may be busy.
+ESCALATION_DEADLINE = 120
+
+
+@pytest.fixture
+def beat(tmp_path):
+    """Run `celery beat` on the test broker, sending the escalation every second."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": _test_database_url(),
+        "ORDERS_ESCALATE_SECONDS": "1",
+    }
+    log = open(tmp_path / "beat.log", "wb")  # noqa: SIM115 - closed below, after the process
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            f"--schedule={tmp_path / 'schedule'}",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_escalates_an_overdue_order_one_level_up(celery_worker, beat, tmp_path):
+    city = OrganisationFactory(code="BCT")
+    county = OrganisationFactory(code="BCN", level="county", parent=city)
+    supervisor = UserFactory(organisation=city, roles=["supervisor"])
+    case = CaseFactory(organisation=county)
+    order = supervision.order_issue(
+        origin=Origin(actor=supervisor),
+        case=case,
+        instruction="Call the family back.",
+        deadline=timezone.now() + timedelta(hours=1),
+        desk=county,
+    )
+    # The deadline passes.
+    SupervisionOrder.objects.filter(pk=order.pk).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+
+    deadline = time.monotonic() + ESCALATION_DEADLINE
+    while time.monotonic() < deadline:
+        order.refresh_from_db()
+        if order.escalated_at is not None:
+            break
+        assert beat.poll() is None, (tmp_path / "beat.log").read_text()[-3000:]
+        time.sleep(0.5)
+    else:
+        pytest.fail(
+            "no escalation within the deadline:\n"
+            + (tmp_path / "beat.log").read_text()[-3000:]
+            + celery_worker.log_path.read_text()[-3000:]
+        )
+    assert order.escalated_to == city
+    assert Alert.objects.filter(case=case, kind=AlertKind.ORDER_OVERDUE).count() == 1
