@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST, require_safe
 from search import permissions
 from search.choices import AID_AWAITING_ANSWER, AID_OPEN_STATUSES, AidDirection, SubjectCategory
 from search.forms import AidAcceptForm, AidAskForm, AidNoteForm, AidReasonForm
-from search.models import MutualAidRequest
+from search.models import MutualAidRequest, SupervisionOrder
 from search.selectors import aid_requests_visible_to
 from search.services.aid import desk
 from search.views.cases import origin_of, require, visible_case
@@ -53,6 +53,15 @@ def aid_board(request):
         .annotate(
             undelivered=Count(
                 "outbox_messages", filter=Q(outbox_messages__delivered_at__isnull=True)
+            )
+        )
+        .prefetch_related(
+            Prefetch(
+                "supervision_orders",
+                queryset=SupervisionOrder.objects.open().select_related(
+                    "case", "addressee_organisation", "addressee_user"
+                ),
+                to_attr="open_orders",
             )
         )
         .order_by("created_at")

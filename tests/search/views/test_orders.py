@@ -205,3 +205,32 @@ def test_an_unknown_action_is_not_found(client, t):
     order = issue(t)
     client.force_login(t["coordinator"])
     assert client.post(reverse("order_act", args=[order.pk, "delete"]), {}).status_code == 404
+
+
+def test_an_order_on_an_aid_request_shows_on_the_aid_board_overdue(client, demo_world):
+    from accounts.models import Organisation, Partner, User
+    from tests.factories import AidRequestFactory
+
+    city = Organisation.objects.get(code="PC")
+    case = CaseFactory(organisation=city)
+    request = AidRequestFactory(
+        direction="outbound", partner=Partner.objects.get(organisation__code="HS"), case=case
+    )
+    supervisor = User.objects.get(username="supervisor")
+    order = supervision.order_issue(
+        origin=Origin(actor=supervisor),
+        case=case,
+        instruction="Phone Hanshan's duty officer for an answer.",
+        deadline=timezone.now() + timedelta(hours=1),
+        desk=city,
+        aid_request=request,
+    )
+    SupervisionOrder.objects.filter(pk=order.pk).update(
+        deadline=timezone.now() - timedelta(minutes=1)
+    )
+    client.force_login(User.objects.get(username="coordinator"))
+    board = client.get(reverse("aid_board")).content.decode()
+    card = board.split(f'id="aid-{request.uid}"')[1].split("</section>")[0]
+    assert order.get_absolute_url() in card and "overdue" in card
+    page = client.get(order.get_absolute_url()).content.decode()
+    assert f"#aid-{request.uid}" in page
