@@ -32,8 +32,14 @@ def main(command: str) -> None:
     if command == "version":
         with connect("postgres") as conn:
             print(conn.info.server_version // 10000)
-    elif command == "create":
+    elif command in ("create", "recreate"):
         name = target_name()
+        if command == "recreate":
+            # Only ever a bench's own database (bench/common.py names it).
+            with connect("postgres") as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
         with connect("postgres") as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
             if not exists:

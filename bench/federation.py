@@ -1,6 +1,6 @@
 """Federation benchmark: how fast a real Beacon takes a partner's signed messages.
 
-A gunicorn server (2 workers, as on this machine) on a database of its own (beacon_bench_fed)
+A gunicorn server (2 workers, as on this machine) on a database of its own (bench/common.py)
 receives, from a partner's key and secret:
 
 1. new requests for aid, from 4 concurrent senders (each creates a request, its first inbox row,
@@ -27,13 +27,13 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-PORT = 8791
+from bench import common
+
+ROOT = common.ROOT
+PORT = common.free_port()
 URL = f"http://127.0.0.1:{PORT}"
 # Inside the demo city, near the Hanshan border: where a request from Hanshan would point.
 AREA = {
@@ -46,11 +46,10 @@ AREA = {
 
 def bench_env() -> dict:
     env = dict(os.environ)
-    base = env.get("DATABASE_URL", "postgis://postgres@127.0.0.1:5432/beacon")
-    env["DATABASE_URL"] = urlunsplit(urlsplit(base)._replace(path="/beacon_bench_fed"))
-    redis = urlsplit(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    env["DATABASE_URL"] = common.database_url("federation")
     # A Redis database and a queue of its own: what the receiver queues disturbs nobody.
-    env["REDIS_URL"] = urlunsplit(redis._replace(path="/14"))
+    env["REDIS_URL"] = common.redis_url("federation")
+    env["CELERY_BROKER_URL"] = env["REDIS_URL"]
     env["CELERY_QUEUE"] = "beacon-bench-fed"
     env["API_THROTTLE_RATE"] = "1000000/min"  # the bench measures work, not the rate limit
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
@@ -63,10 +62,10 @@ def bench_env() -> dict:
 
 
 def prepare(env: dict) -> tuple[str, str]:
-    """Create the database, the demo city and a fresh key and secret for its partner."""
+    """Create the database afresh, the demo city and a key and secret for its partner."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    subprocess.run([sys.executable, str(ROOT / ".ci" / "dbsetup.py"), "create"], check=True)
+    common.recreate_database(env["DATABASE_URL"])
     import django
 
     django.setup()
@@ -75,12 +74,9 @@ def prepare(env: dict) -> tuple[str, str]:
     from accounts import demo
     from accounts.models import Partner, PartnerAPIKey
     from search.federation.signing import new_secret
-    from search.models import InboxMessage, MutualAidRequest
 
     call_command("migrate", verbosity=0)
     call_command("seed_demo", allow_production=True, verbosity=0)
-    MutualAidRequest.objects.all().delete()
-    InboxMessage.objects.all().delete()
     partner = Partner.objects.get(organisation__code=demo.PARTNER.code)
     partner.signing_secret = new_secret()
     partner.save(update_fields=["signing_secret"])
@@ -231,6 +227,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--notes", type=int, default=200)
     args = parser.parse_args()
+    print(common.load_line(), flush=True)
     env = bench_env()
     key, secret = prepare(env)
     server = start_server(env)
