@@ -1,0 +1,32 @@
+"""The demo cases: filed once through the services, with an order for the coordinator."""
+
+import pytest
+from django.core.management import call_command
+
+from search.models import Case, CaseEvent, SupervisionOrder
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_cases_are_filed_once_through_the_services(demo_world):
+    call_command("seed_demo_cases", allow_production=True, verbosity=0)
+    assert Case.objects.open().count() == 4
+    assert sorted(Case.objects.exclude(outcome="").values_list("outcome", flat=True)) == [
+        "found_well",
+        "returned",
+        "withdrawn",
+    ]
+    # Each case has its timeline from the services, not rows written around them.
+    assert CaseEvent.objects.filter(kind="created").count() == 7
+    order = SupervisionOrder.objects.get()
+    assert order.addressee_user.username == "coordinator"
+    call_command("seed_demo_cases", allow_production=True, verbosity=0)
+    assert Case.objects.count() == 7 and SupervisionOrder.objects.count() == 1
+
+
+def test_demo_cases_refuse_with_debug_off(demo_world):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("seed_demo_cases", verbosity=0)
+    assert not Case.objects.exists()
