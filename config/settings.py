@@ -98,6 +98,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer is counted and timed, the refusals of the others too.
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ApiBodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -364,6 +366,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+
 # Content-Security-Policy (django-csp) on every answer: scripts, styles and everything else
 # from our own origin only (Leaflet and Swagger UI are vendored), no inline script or style;
 # map tiles from the configured tile server. No page may be framed.
@@ -428,6 +431,12 @@ EMAIL_BACKEND = os.environ.get(
     else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "beacon@localhost")
+
+# /metrics (config/metrics.py): a Prometheus scraper sends this as `Authorization: Bearer …`;
+# empty means only signed-in staff may read the metrics.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (or empty)")
 
 # How long the health check waits for the broker before calling it down.
 HEALTH_BROKER_TIMEOUT_SECONDS = env_float("HEALTH_BROKER_TIMEOUT_SECONDS", 2.0)
