@@ -154,6 +154,27 @@ def test_metrics_are_read_only(client, token):
     assert response.status_code == 405
 
 
+def test_a_short_token_stops_start_up_without_echoing_it():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "METRICS_TOKEN": "guessable-secret",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "METRICS_TOKEN" in result.stderr
+    assert "guessable-secret" not in result.stderr
+
+
 # --- HTTP requests --------------------------------------------------------------------------------
 
 
