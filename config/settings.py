@@ -98,6 +98,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer is counted and timed, the refusals of the others too.
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ApiBodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -429,6 +431,12 @@ EMAIL_BACKEND = os.environ.get(
     else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "beacon@localhost")
+
+# /metrics (config/metrics.py): a Prometheus scraper sends this as `Authorization: Bearer …`;
+# empty means only signed-in staff may read the metrics.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (or empty)")
 
 # How long the health check waits for the broker before calling it down.
 HEALTH_BROKER_TIMEOUT_SECONDS = env_float("HEALTH_BROKER_TIMEOUT_SECONDS", 2.0)

@@ -1,10 +1,32 @@
 """Test settings: the real services, kept apart from a `make run` on the same machine."""
 
+import atexit
 import os
 import re
+import shutil
+import tempfile
 
 from config.settings import *  # noqa: F403
 from config.settings import REDIS_URL
+
+TEST_METRICS_PREFIX = "beacon-test-metrics-"
+
+
+def _metrics_dir() -> None:
+    """Give this test run, and the processes it starts, a multiprocess directory of its own.
+
+    Never the one of a `make run` on the same machine (its PROMETHEUS_MULTIPROC_DIR may be in the
+    environment), and set before anything imports prometheus_client, which reads it on import.
+    """
+    inherited = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if os.path.basename(inherited).startswith(TEST_METRICS_PREFIX) and os.path.isdir(inherited):
+        return  # a worker or server started by the test run: count with it
+    path = tempfile.mkdtemp(prefix=TEST_METRICS_PREFIX)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+
+
+_metrics_dir()
 
 
 def redis_db(url: str, db: int) -> str:

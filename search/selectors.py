@@ -1,11 +1,12 @@
 """Named reads of cases, spatial ones above all."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 
 from accounts.models import Organisation, Partner, Role, Unit, User
 from accounts.selectors import organisation_tree_ids
@@ -15,8 +16,10 @@ from search.choices import (
     WAITING_SECTOR_STATUSES,
     AidDirection,
     AidStatus,
+    Priority,
+    TaskStatus,
 )
-from search.models import Case, MutualAidRequest, Sector, SupervisionOrder, Task
+from search.models import Case, MutualAidRequest, OutboxMessage, Sector, SupervisionOrder, Task
 from search.models.cases import CaseQuerySet
 
 # What "looks like the same person" means at intake.
@@ -200,4 +203,34 @@ def orders_issued_by(user: User) -> QuerySet[SupervisionOrder]:
         .filter(issued_by=user)
         .select_related("case", "addressee_organisation", "addressee_user")
         .overdue_first()
+    )
+
+
+@dataclass(frozen=True)
+class OperationsFigures:
+    """What an operator watches across the whole installation, at one moment."""
+
+    open_cases_by_priority: dict[Priority, int]
+    offers_waiting: int
+    outbox_backlog: int
+    outbox_oldest_age_seconds: float
+    orders_overdue: int
+
+
+def operations_figures(*, now: datetime) -> OperationsFigures:
+    """Return the installation-wide figures for monitoring, in four aggregate queries."""
+    by_priority = dict.fromkeys(Priority, 0)
+    for row in Case.objects.open().order_by().values("priority").annotate(n=Count("pk")):
+        by_priority[Priority(row["priority"])] = row["n"]
+    # The same rows the relay still has to send: neither delivered nor refused for good.
+    backlog = OutboxMessage.objects.filter(
+        delivered_at__isnull=True, failed_at__isnull=True
+    ).aggregate(n=Count("pk"), oldest=Min("created_at"))
+    oldest = backlog["oldest"]
+    return OperationsFigures(
+        open_cases_by_priority=by_priority,
+        offers_waiting=Task.objects.filter(status=TaskStatus.OFFERED).count(),
+        outbox_backlog=backlog["n"],
+        outbox_oldest_age_seconds=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
+        orders_overdue=SupervisionOrder.objects.overdue(now).count(),
     )

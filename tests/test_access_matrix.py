@@ -47,6 +47,9 @@ ACCESS = """
 # route                                                 method anon  clerk coord super couns field admin o.clk o.crd o.sup o.cns f.oth partn
 healthz                                                 GET    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
 healthz                                                 POST   405   405   405   405   405   405   405   405   405   405   405   405   405
+# Staff (the superuser here) or the scraper's bearer token (tests/test_metrics.py): no one else.
+metrics                                                 GET    401   403   403   403   403   403   ok    403   403   403   403   403   401
+metrics                                                 POST   405   405   405   405   405   405   405   405   405   405   405   405   405
 api/schema/                                             GET    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
 api/schema/                                             POST   405   405   405   405   405   405   405   405   405   405   405   405   405
 api/docs/                                               GET    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
