@@ -10,7 +10,11 @@ DEMO_USERS = {
     "field": ("field", "beacon-field", "Demo Field 搜救队员"),
     "counsellor": ("counsellor", "beacon-counsellor", "Demo Counsellor 心理援助"),
     "supervisor": ("supervisor", "beacon-supervisor", "Demo Supervisor 主管"),
+    "dsx-coordinator": ("coordinator", "beacon-dsx", "Demo County Coordinator 东山县指挥员"),
 }
+# Users who work at a county desk rather than the city's: username -> county code. The county
+# coordinator sees only that county's cases, and answers the orders the city sends down.
+DEMO_USER_DESKS = {"dsx-coordinator": "DSX"}
 DEMO_ADMIN = ("admin", "beacon-admin")
 
 

@@ -1,12 +1,16 @@
 """Named reads of cases, spatial ones above all."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from difflib import SequenceMatcher
 
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import Organisation, Partner, Role, Unit, User
 from accounts.selectors import organisation_tree_ids
@@ -16,11 +20,20 @@ from search.choices import (
     WAITING_SECTOR_STATUSES,
     AidDirection,
     AidStatus,
+    AlertKind,
     Priority,
     TaskStatus,
 )
-from search.models import Case, MutualAidRequest, OutboxMessage, Sector, SupervisionOrder, Task
-from search.models.cases import CaseQuerySet
+from search.models import (
+    Alert,
+    Case,
+    MutualAidRequest,
+    OutboxMessage,
+    Sector,
+    SupervisionOrder,
+    Task,
+)
+from search.models.cases import OPEN_STATUSES, CaseQuerySet
 
 # What "looks like the same person" means at intake.
 DUPLICATE_RADIUS_M = 5_000
@@ -76,19 +89,28 @@ def possible_duplicates(
     )
     found = []
     for case in nearby:
-        similarity = name_similarity(subject_name, case.subject_name)
-        if similarity < DUPLICATE_NAME_SIMILARITY:
-            continue
-        other_age = case.age_on(case.last_seen_at.date())
-        if (
-            age is not None
-            and other_age is not None
-            and abs(age - other_age) > DUPLICATE_AGE_DIFFERENCE
-        ):
+        similarity = _alike(subject_name, age, case)
+        if similarity is None:
             continue
         case.name_similarity = similarity
         found.append(case)
     return sorted(found, key=lambda c: -c.name_similarity)
+
+
+def _alike(subject_name: str, age: int | None, other: Case) -> float | None:
+    """Return the name similarity if `other` (already near in place and time) may be the same
+    person, or None if the name or the age rules it out."""
+    similarity = name_similarity(subject_name, other.subject_name)
+    if similarity < DUPLICATE_NAME_SIMILARITY:
+        return None
+    other_age = other.age_on(other.last_seen_at.date())
+    if (
+        age is not None
+        and other_age is not None
+        and abs(age - other_age) > DUPLICATE_AGE_DIFFERENCE
+    ):
+        return None
+    return similarity
 
 
 def point_in_any_jurisdiction(point: Point) -> bool:
@@ -233,4 +255,233 @@ def operations_figures(*, now: datetime) -> OperationsFigures:
         outbox_backlog=backlog["n"],
         outbox_oldest_age_seconds=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
         orders_overdue=SupervisionOrder.objects.overdue(now).count(),
+    )
+
+
+# --- The home page: what each role must act on now -----------------------------------------------
+
+# An offer this close to its deadline is about to expire: the coordinator may still chase it.
+OFFER_EXPIRY_WARNING = timedelta(seconds=60)
+# Recent cases looked at for duplicates on the clerk's desk, at most: a bound on the query, well
+# above what one desk files in the duplicate window.
+DUPLICATE_REVIEW_LIMIT = 200
+
+
+def _desk_cases(user: User) -> CaseQuerySet:
+    """Return the open cases of a coordinator's tree (nothing for anyone else)."""
+    if not permissions.has_any_role(user, {Role.COORDINATOR}):
+        return Case.objects.none()
+    return cases_visible_to(user).open()
+
+
+def desk_open_cases(user: User) -> CaseQuerySet:
+    """Return the coordinator's open cases, most urgent priority first, oldest first within it."""
+    return _desk_cases(user).select_related("organisation").order_by("priority", "created_at", "pk")
+
+
+def desk_alerts(user: User) -> QuerySet[Alert]:
+    """Return the unacknowledged alerts on the coordinator's open cases, newest first."""
+    return (
+        Alert.objects.filter(acknowledged_at__isnull=True, case__in=_desk_cases(user))
+        .select_related("case")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def offers_running_out(user: User, *, now: datetime) -> QuerySet[Task]:
+    """Return offers about to expire, and expired offers whose sector no one has taken since,
+    on the coordinator's open cases: the longest past (or nearest) deadline first."""
+    # Only the sector's latest offer speaks for it: an earlier expiry was followed by another try.
+    later_offer = Task.objects.filter(sector_id=OuterRef("sector_id"), rank__gt=OuterRef("rank"))
+    expiring = Q(status=TaskStatus.OFFERED, expires_at__lte=now + OFFER_EXPIRY_WARNING)
+    # A paused search waits on purpose: its expired offers are not the coordinator's to chase.
+    untaken = Q(
+        status=TaskStatus.EXPIRED, case__search_paused=False, sector__in=waiting_sectors()
+    ) & ~Exists(later_offer)
+    return (
+        Task.objects.filter(case__in=_desk_cases(user))
+        .filter(expiring | untaken)
+        .select_related("case", "sector", "unit")
+        .order_by("expires_at", "pk")
+    )
+
+
+def tasks_gone_silent(user: User, *, now: datetime) -> QuerySet[Task]:
+    """Return accepted or in-progress tasks with no activity for longer than the stale limit,
+    on the coordinator's open cases, the longest silent first."""
+    limit = now - timedelta(seconds=settings.DISPATCH["STALE_TASK_SECONDS"])
+    return (
+        Task.objects.filter(
+            case__in=_desk_cases(user),
+            status__in=(TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS),
+            last_activity_at__lt=limit,
+        )
+        .select_related("case", "sector", "unit")
+        .order_by("last_activity_at", "pk")
+    )
+
+
+def cases_with_unreachable_sectors(user: User) -> CaseQuerySet:
+    """Return the coordinator's open cases whose waiting sectors no unit can take, with how many
+    wait (`sectors_waiting`) and since when (`flagged_at`), most urgent first.
+
+    "No unit can take them" is the dispatcher's verdict, its open NO_UNITS alert: the offer
+    matching is the one place that knows it, and the dispatch sweep raises the alert again while
+    it stays true.
+    """
+    no_units = Alert.objects.filter(
+        case=OuterRef("pk"), kind=AlertKind.NO_UNITS, acknowledged_at__isnull=True
+    )
+    waiting = (
+        waiting_sectors()
+        .filter(case=OuterRef("pk"))
+        .order_by()
+        .values("case")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        _desk_cases(user)
+        .filter(search_paused=False)
+        .filter(Exists(no_units))
+        .annotate(
+            sectors_waiting=Subquery(waiting),
+            flagged_at=Subquery(no_units.order_by("created_at").values("created_at")[:1]),
+        )
+        .filter(sectors_waiting__gt=0)
+        .order_by("priority", "flagged_at", "pk")
+    )
+
+
+def desk_aid_requests(user: User) -> QuerySet[MutualAidRequest]:
+    """Return the partners' requests waiting for the coordinator's answer, the oldest first."""
+    if not permissions.has_any_role(user, {Role.COORDINATOR}):
+        return MutualAidRequest.objects.none()
+    return aid_requests_awaiting_answer(user).order_by("created_at", "pk")
+
+
+@dataclass(frozen=True)
+class OpenNow:
+    """What is open right now under a supervisor: cases by priority, overdue orders."""
+
+    cases_by_priority: list[tuple[Priority, int]]
+    overdue_orders: int
+
+    @property
+    def open_cases(self) -> int:
+        return sum(n for _, n in self.cases_by_priority)
+
+
+def open_now(user: User, *, now: datetime) -> OpenNow:
+    """Return the open cases by priority and the overdue orders on the cases of the supervisor's
+    tree, in one aggregate query."""
+    if not permissions.has_any_role(user, {Role.SUPERVISOR}):
+        return OpenNow([(p, 0) for p in Priority], 0)
+    is_open = Q(status__in=OPEN_STATUSES)
+    overdue = Q(
+        supervision_orders__status__in=ORDER_AWAITING_ANSWER,
+        supervision_orders__deadline__lt=now,
+    )
+    # Every order is on a case, and orders stay within the tree of their case: counting them
+    # through the cases of the tree is counting the tree's orders.
+    counts = (
+        Case.objects.in_organisations(organisation_tree_ids(user.organisation))
+        .filter(is_open | overdue)
+        .aggregate(
+            overdue_orders=Count("supervision_orders", filter=overdue, distinct=True),
+            **{
+                f"p{p.value}": Count("pk", filter=is_open & Q(priority=p), distinct=True)
+                for p in Priority
+            },
+        )
+    )
+    return OpenNow(
+        cases_by_priority=[(p, counts[f"p{p.value}"]) for p in Priority],
+        overdue_orders=counts["overdue_orders"],
+    )
+
+
+def reports_filed_today(user: User, *, now: datetime) -> CaseQuerySet:
+    """Return the reports filed in the clerk's tree since local midnight, newest first."""
+    if not permissions.has_any_role(user, {Role.CLERK}):
+        return Case.objects.none()
+    # The centre's day (settings.TIME_ZONE, Asia/Shanghai), not the server's or the browser's.
+    local = timezone.localtime(now, timezone.get_default_timezone())
+    midnight = datetime.combine(local.date(), time.min, tzinfo=local.tzinfo)
+    return (
+        cases_visible_to(user)
+        .filter(created_at__gte=midnight)
+        .select_related("organisation")
+        .order_by("-created_at", "-pk")
+    )
+
+
+@dataclass(frozen=True)
+class DuplicateReview:
+    """A recently filed open case and the open cases that may be the same person."""
+
+    case: Case
+    others: list[tuple[Case, float]]  # with the name similarity, most alike first
+
+
+def recent_cases_with_duplicates(user: User, *, now: datetime) -> list[DuplicateReview]:
+    """Return the open cases filed in the duplicate window that may be someone already
+    reported, each pair once (under its newer case), newest critical first.
+
+    The same rules as `possible_duplicates`: near in place and time in SQL (one query for all
+    cases), then the name and age test; a pair already linked is reviewed and left out.
+    """
+    if not permissions.has_any_role(user, {Role.CLERK}):
+        return []
+    visible_open = cases_visible_to(user).open()
+    linked = Case.linked_cases.through.objects.filter(
+        from_case_id=OuterRef(OuterRef("pk")), to_case_id=OuterRef("pk")
+    )
+    near = (
+        visible_open.exclude(pk=OuterRef("pk"))
+        .filter(
+            last_seen_point__dwithin=(OuterRef("last_seen_point"), D(m=DUPLICATE_RADIUS_M)),
+            last_seen_at__gte=OuterRef("last_seen_at") - DUPLICATE_WINDOW,
+            last_seen_at__lte=OuterRef("last_seen_at") + DUPLICATE_WINDOW,
+        )
+        .exclude(Exists(linked))
+    )
+    since = now - DUPLICATE_WINDOW
+    recent = list(
+        visible_open.filter(created_at__gte=since)
+        .filter(Exists(near))
+        .annotate(near_ids=ArraySubquery(near.order_by("pk").values("pk")))
+        .select_related("organisation")
+        .order_by("priority", "-created_at", "-pk")[:DUPLICATE_REVIEW_LIMIT]
+    )
+    others = Case.objects.select_related("organisation").in_bulk(
+        {pk for case in recent for pk in case.near_ids}
+    )
+    reviews = []
+    for case in recent:
+        age = case.age_on(case.last_seen_at.date())
+        alike = []
+        for pk in case.near_ids:
+            other = others[pk]
+            if other.created_at >= since and (other.created_at, other.pk) > (
+                case.created_at,
+                case.pk,
+            ):
+                continue  # listed under the newer case
+            similarity = _alike(case.subject_name, age, other)
+            if similarity is not None:
+                alike.append((other, similarity))
+        if alike:
+            alike.sort(key=lambda pair: -pair[1])
+            reviews.append(DuplicateReview(case, alike))
+    return reviews
+
+
+def crisis_queue_longest_waiting(user: User) -> CaseQuerySet:
+    """Return the crisis queue with the longest time since the last contact attempt (or since
+    filing, if none yet) first; `waiting_since` is that moment."""
+    return (
+        crisis_queue(user)
+        .annotate(waiting_since=Coalesce("last_contact_at", "created_at"))
+        .order_by("waiting_since", "pk")
     )

@@ -1,15 +1,97 @@
-"""The landing page after sign-in: who you are and where your work is."""
+"""The landing page after sign-in: each role's desk, what to act on now, most urgent first.
+
+Every section is one query (or a fixed few) whatever the number of cases, and every line links
+to the page where that thing is acted on. A field member with no other role works from /field/.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from accounts.models import Role
+from accounts.models import Role, User
+from search import selectors
+from search.choices import TaskStatus
+
+# Lines shown per section; the full lists are one click away (case list, orders, aid board).
+HOME_ROWS = 20
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The first lines of a section, and whether there are more than shown."""
+
+    rows: list[Any]
+    more: bool
+
+
+def _shown(rows) -> Shown:
+    first = list(rows[: HOME_ROWS + 1])
+    return Shown(first[:HOME_ROWS], len(first) > HOME_ROWS)
+
+
+def _coordinator_desk(user: User, now: datetime) -> dict[str, Shown]:
+    offers = _shown(selectors.offers_running_out(user, now=now))
+    for task in offers.rows:
+        # Seconds, not minutes: the offers shown here have less than a minute left.
+        task.seconds_left = int((task.expires_at - now).total_seconds())
+        task.untaken = task.status == TaskStatus.EXPIRED
+    return {
+        "offers": offers,
+        "alerts": _shown(selectors.desk_alerts(user)),
+        "orders": _shown(selectors.orders_to_answer(user)),
+        "aid": _shown(selectors.desk_aid_requests(user)),
+        "silent": _shown(selectors.tasks_gone_silent(user, now=now)),
+        "unreachable": _shown(selectors.cases_with_unreachable_sectors(user)),
+        "cases": _shown(selectors.desk_open_cases(user)),
+    }
+
+
+def _supervisor_desk(user: User, now: datetime) -> dict[str, Any]:
+    # The dashboard (/supervision/, search/figures.py) will give the full figures; until then
+    # this desk shows what is open now, counted here.
+    return {
+        "open_now": selectors.open_now(user, now=now),
+        "issued": _shown(selectors.orders_issued_by(user)),
+    }
+
+
+def _clerk_desk(user: User, now: datetime) -> dict[str, Shown]:
+    # There is no draft report to come back to: a report is filed at once, or not at all.
+    return {
+        "today": _shown(selectors.reports_filed_today(user, now=now)),
+        "duplicates": _shown(selectors.recent_cases_with_duplicates(user, now=now)),
+    }
+
+
+def _counsellor_desk(user: User) -> dict[str, Shown]:
+    return {"queue": _shown(selectors.crisis_queue_longest_waiting(user))}
 
 
 @login_required
 @require_safe
 def home(request):
-    """Render the signed-in user's roles and organisation."""
-    roles = [label for value, label in Role.choices if value in request.user.role_names]
-    return render(request, "search/home.html", {"roles": roles})
+    """Render the desk of each of the user's roles; send a field-only member to the field app."""
+    user = request.user
+    roles = user.role_names if user.is_active else set()
+    if roles == {Role.FIELD}:
+        return redirect("field_home")
+    now = timezone.now()
+    context: dict[str, Any] = {
+        "roles": [label for value, label in Role.choices if value in roles],
+        "now": now,
+        "field_tasks": selectors.tasks_of_member(user).count() if Role.FIELD in roles else None,
+    }
+    if Role.COORDINATOR in roles:
+        context["coordinator"] = _coordinator_desk(user, now)
+    if Role.SUPERVISOR in roles:
+        context["supervisor"] = _supervisor_desk(user, now)
+    if Role.CLERK in roles:
+        context["clerk"] = _clerk_desk(user, now)
+    if Role.COUNSELLOR in roles:
+        context["counsellor"] = _counsellor_desk(user)
+    return render(request, "search/home.html", context)

@@ -64,11 +64,19 @@ def test_every_demo_user_can_sign_in_through_the_login_page(client, username, de
     response = client.post("/accounts/login/", {"username": username, "password": password})
 
     assert response.status_code == 302, response.content[:500]
-    home = client.get("/")
+    # A field member lands on the field app, everyone else on their desk.
+    home = client.get("/", follow=True)
     assert home.status_code == 200
     if username in demo.DEMO_USERS:
         role = demo.DEMO_USERS[username][0]
         assert User.objects.get(username=username).has_role(role)
+        assert (home.redirect_chain != []) == (role == "field")
+
+
+def test_the_county_coordinator_works_at_the_county_desk(demo_world):
+    for username, code in demo.DEMO_USER_DESKS.items():
+        assert User.objects.get(username=username).organisation.code == code
+    assert User.objects.get(username="coordinator").organisation.code == demo.CITY.code
 
 
 def test_wrong_password_is_refused_with_a_message(client, demo_world):

@@ -124,10 +124,16 @@ class Command(BaseCommand):
                 created += new
                 first_unit = first_unit or unit
 
+        desks = {
+            code: Organisation.objects.get(code=code) for code in set(demo.DEMO_USER_DESKS.values())
+        }
         for username, (role, password, full_name) in demo.DEMO_USERS.items():
+            desk = (
+                desks[demo.DEMO_USER_DESKS[username]] if username in demo.DEMO_USER_DESKS else city
+            )
             user, new = User.objects.get_or_create(
                 username=username,
-                defaults={"organisation": city, "first_name": full_name},
+                defaults={"organisation": desk, "first_name": full_name},
             )
             if new:
                 user.set_password(password)
