@@ -1,21 +1,40 @@
 """Named reads about people and organisations."""
 
 from django.contrib.gis.geos import Point
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Organisation, User
 
 
 def organisation_tree_ids(organisation: Organisation | None) -> list[int]:
-    """Return the organisation's id and those of every organisation below it."""
+    """Return the organisation's id and those of every organisation below it.
+
+    One recursive query, kept on the instance: a page asks for the viewer's tree in every
+    section, and `request.user.organisation` lives as long as the request.
+    """
     if organisation is None:
         return []
-    ids, frontier = [organisation.pk], [organisation.pk]
-    while frontier:
-        frontier = list(
-            Organisation.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+    cached = getattr(organisation, "_tree_ids", None)
+    if cached is not None:
+        return list(cached)
+    table = Organisation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE tree(id) AS (
+                SELECT %s::bigint
+                UNION
+                SELECT o.id FROM {table} o JOIN tree ON o.parent_id = tree.id
+            )
+            SELECT id FROM tree
+            """,  # noqa: S608 - the table name is the model's, not input
+            [organisation.pk],
         )
-        ids.extend(frontier)
+        ids = [row[0] for row in cursor.fetchall()]
+    # The organisation itself first, as callers and tests expect.
+    ids.sort(key=lambda pk: pk != organisation.pk)
+    setattr(organisation, "_tree_ids", tuple(ids))  # noqa: B010 - not a model field
     return ids
 
 
