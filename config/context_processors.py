@@ -18,6 +18,7 @@ def beacon(request):
             "crisis": signed_in and permissions.can_work_crisis_desk(user),
             "field": signed_in and permissions.has_any_role(user, {"field"}),
             "aid": aid,
+            "figures": signed_in and permissions.can_see_figures(user),
             # A partner's request has no case of ours yet, so no case alert can carry it: the
             # count on every page is how a coordinator hears of it without watching the board.
             "aid_waiting": _aid_waiting(user) if aid else 0,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search.views import cases, mutual_aid, planning
+from search.views import cases, dashboard, mutual_aid, planning
 from search.views import field as field_views
 
 urlpatterns = [
@@ -46,4 +46,9 @@ urlpatterns += [
     path("aid/<uuid:uid>/decline/", mutual_aid.aid_decline, name="aid_decline"),
     path("aid/<uuid:uid>/cancel/", mutual_aid.aid_cancel, name="aid_cancel"),
     path("aid/<uuid:uid>/note/", mutual_aid.aid_note, name="aid_note"),
+]
+
+urlpatterns += [
+    path("supervision/", dashboard.dashboard, name="dashboard"),
+    path("supervision/figures.csv", dashboard.dashboard_csv, name="dashboard_csv"),
 ]

@@ -111,6 +111,10 @@ aid/<uuid:uid>/cancel/                                  GET    login 405   405  
 aid/<uuid:uid>/cancel/                                  POST   login 403   ok    403   403   403   403   403   404   403   403   403   login
 aid/<uuid:uid>/note/                                    GET    login 405   405   405   405   405   405   405   405   405   405   405   login
 aid/<uuid:uid>/note/                                    POST   login 403   ok    403   403   403   403   403   404   403   403   403   login
+supervision/                                            GET    login 403   ok    ok    403   403   403   403   ok    ok    403   403   login
+supervision/                                            POST   login 405   405   405   405   405   405   405   405   405   405   405   login
+supervision/figures.csv                                 GET    login 403   ok    ok    403   403   403   403   ok    ok    403   403   login
+supervision/figures.csv                                 POST   login 405   405   405   405   405   405   405   405   405   405   405   login
 /                                                       GET    login ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    login
 /                                                       POST   login 405   405   405   405   405   405   405   405   405   405   405   login
 admin/                                                  GET    login login login login login login ok    login login login login login login
