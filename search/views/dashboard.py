@@ -426,7 +426,7 @@ def _subtree_ids(root: Organisation, organisations: list[Organisation]) -> list[
 
 
 @dataclass
-class Request:
+class FiguresRequest:
     form: FiguresForm
     organisations: list[Organisation]
 
@@ -444,7 +444,7 @@ class Request:
         return chosen, figures
 
 
-def _parse(request) -> Request:
+def _parse(request) -> FiguresRequest:
     """Check who asks and read the form: only the user's own tree can be chosen."""
     user = request.user
     require(permissions.can_see_figures(user))
@@ -457,7 +457,7 @@ def _parse(request) -> Request:
         default_org=user.organisation,
         today=timezone.localdate(timezone=timezone.get_default_timezone()),
     )
-    return Request(form, organisations)
+    return FiguresRequest(form, organisations)
 
 
 @login_required
