@@ -19,6 +19,7 @@ def beacon(request):
             "field": signed_in and permissions.has_any_role(user, {"field"}),
             "aid": aid,
             "orders": signed_in and permissions.can_work_orders(user),
+            "figures": signed_in and permissions.can_see_figures(user),
             # A partner's request has no case of ours yet, so no case alert can carry it: the
             # count on every page is how a coordinator hears of it without watching the board.
             "aid_waiting": _aid_waiting(user) if aid else 0,

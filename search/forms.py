@@ -1,6 +1,6 @@
 """Forms for clerks, coordinators and field units: they validate and explain; services write."""
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -619,3 +619,88 @@ class OrderReopenForm(OrderVersionForm):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
+
+
+# --- The supervisors' figures (/supervision/) ---------------------------------------------------
+
+FIGURES_DEFAULT_DAYS = 30
+FIGURES_MAX_YEARS = 10
+# Local midnights of these dates must convert to UTC and back: the database cannot hold year 0.
+FIGURES_EARLIEST_DATE = date(1900, 1, 1)
+FIGURES_LATEST_DATE = date(2999, 12, 31)
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+class FiguresForm(forms.Form):
+    """The period (local dates, the end day included) and the organisation of the figures.
+
+    Always bound: what the address leaves out takes its default (the last 30 days ending today,
+    the user's own desk), so the page opens with figures and a bad value is an error, not a
+    silent default."""
+
+    start = forms.DateField(
+        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    end = forms.DateField(
+        label=_("To (included)"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    org = forms.TypedChoiceField(
+        label=_("Organisation"),
+        coerce=int,
+        error_messages={
+            "invalid_choice": _(
+                "You may see the figures of your own organisation and those below it only."
+            )
+        },
+        help_text=_("Its figures include every organisation below it."),
+    )
+
+    def __init__(self, query, *, organisations, default_org, today: date):
+        defaults = {
+            "start": (today - timedelta(days=FIGURES_DEFAULT_DAYS - 1)).isoformat(),
+            "end": today.isoformat(),
+            "org": str(default_org.pk),
+        }
+        super().__init__({name: query.get(name) or value for name, value in defaults.items()})
+        self.fields["org"].choices = [(o.pk, str(o)) for o in organisations]
+
+    def _bounded(self, name: str) -> date:
+        day = self.cleaned_data[name]
+        if not FIGURES_EARLIEST_DATE <= day <= FIGURES_LATEST_DATE:
+            raise ValidationError(_("Give a date between 1900 and 2999."), code="range")
+        return day
+
+    def clean_start(self) -> date:
+        return self._bounded("start")
+
+    def clean_end(self) -> date:
+        return self._bounded("end")
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start is None or end is None:
+            return cleaned
+        if end < start:
+            self.add_error("end", _("The end date is before the start date."))
+        elif end >= _years_after(start, FIGURES_MAX_YEARS):
+            self.add_error(
+                "end",
+                _("The period is longer than %(years)d years; choose a shorter one.")
+                % {"years": FIGURES_MAX_YEARS},
+            )
+        return cleaned
+
+    def period(self, tz) -> tuple[datetime, datetime]:
+        """Return [start, end) as aware datetimes: local midnight of the first day to local
+        midnight after the last."""
+        start = datetime.combine(self.cleaned_data["start"], time.min, tzinfo=tz)
+        end = datetime.combine(self.cleaned_data["end"] + timedelta(days=1), time.min, tzinfo=tz)
+        return start, end

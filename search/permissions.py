@@ -5,6 +5,8 @@ from accounts.models import Role, User
 # Roles that work with cases in general (list, page, timeline).
 CASE_READERS = {Role.CLERK, Role.COORDINATOR, Role.SUPERVISOR}
 CASE_WRITERS = {Role.CLERK, Role.COORDINATOR}
+# The figures a centre is judged by: for those who run the searches and those who oversee them.
+FIGURE_READERS = {Role.SUPERVISOR, Role.COORDINATOR}
 # Sensitive parts of a case and the roles that need them to do their work. This is the one list:
 # pages, forms, the API, the timeline, partner summaries and the admin all hide by it. Even the
 # roles that may see a part see it only after asking, and the asking is recorded on the timeline.
@@ -58,6 +60,11 @@ def can_work_orders(user: User) -> bool:
 
 def can_work_crisis_desk(user: User) -> bool:
     return has_any_role(user, {Role.COUNSELLOR})
+
+
+def can_see_figures(user: User) -> bool:
+    """Return whether the user may see the figures of their tree (/supervision/ and its CSV)."""
+    return has_any_role(user, FIGURE_READERS)
 
 
 def sensitive_groups_for(user: User) -> set[str]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search.views import cases, mutual_aid, planning, supervision
+from search.views import cases, dashboard, mutual_aid, planning, supervision
 from search.views import field as field_views
 
 urlpatterns = [
@@ -53,4 +53,6 @@ urlpatterns += [
     path("cases/<int:pk>/orders/new/", supervision.order_issue, name="order_issue"),
     path("orders/<int:order_id>/", supervision.order_detail, name="order_detail"),
     path("orders/<int:order_id>/<slug:action>/", supervision.order_act, name="order_act"),
+    path("supervision/", dashboard.dashboard, name="dashboard"),
+    path("supervision/figures.csv", dashboard.dashboard_csv, name="dashboard_csv"),
 ]

@@ -122,6 +122,10 @@ orders/<int:order_id>/                                  GET    login 404   ok   
 orders/<int:order_id>/                                  POST   login 405   405   405   405   405   405   405   405   405   405   405   login
 orders/<int:order_id>/<slug:action>/                    GET    login 405   405   405   405   405   405   405   405   405   405   405   login
 orders/<int:order_id>/<slug:action>/                    POST   login 404   ok    ok    404   404   404   404   404   404   404   404   login
+supervision/                                            GET    login 403   ok    ok    403   403   403   403   ok    ok    403   403   login
+supervision/                                            POST   login 405   405   405   405   405   405   405   405   405   405   405   login
+supervision/figures.csv                                 GET    login 403   ok    ok    403   403   403   403   ok    ok    403   403   login
+supervision/figures.csv                                 POST   login 405   405   405   405   405   405   405   405   405   405   405   login
 /                                                       GET    login ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    login
 /                                                       POST   login 405   405   405   405   405   405   405   405   405   405   405   login
 admin/                                                  GET    login login login login login login ok    login login login login login login

@@ -203,3 +203,13 @@ def test_field_actions_without_a_valid_id_are_refused(client, world, data):
     before = _state()
     response = client.post("/field/actions/", data, HTTP_ACCEPT="application/json")
     _check(response, before)
+
+
+@FUZZ
+@given(data=st.dictionaries(st.sampled_from(["start", "end", "org"]), VALUES, max_size=3))
+def test_the_figures_form_never_fails(client, world, data):
+    world = world[0]
+    client.force_login(UserFactory(organisation=world.city, roles=["supervisor"]))
+    for path in ("/supervision/", "/supervision/figures.csv"):
+        response = client.get(path, data)
+        assert response.status_code in (200, 400), (path, data, response.content[:500])
