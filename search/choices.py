@@ -64,6 +64,8 @@ class Outcome(models.TextChoices):
     FOUND_INJURED = "found_injured", _("Found injured")
     FOUND_DECEASED = "found_deceased", _("Found deceased")
     RETURNED = "returned", _("Returned by themselves")
+    # The search ended without finding the person: what makes a recovery rate below 100 %.
+    NOT_FOUND = "not_found", _("Search suspended, not found")
     WITHDRAWN = "withdrawn", _("Report withdrawn")
 
 

@@ -5,7 +5,7 @@ to the page where that thing is acted on. A field member with no other role work
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -14,8 +14,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from accounts.models import Role, User
+from accounts.selectors import organisation_tree_ids
 from search import selectors
 from search.choices import TaskStatus
+from search.figures import FIGURES, figures_compute
+from search.forms import FIGURES_DEFAULT_DAYS
+from search.views.dashboard import duration_text, rate_text, share_detail
 
 # Lines shown per section; the full lists are one click away (case list, orders, aid board).
 HOME_ROWS = 20
@@ -52,11 +56,35 @@ def _coordinator_desk(user: User, now: datetime) -> dict[str, Shown]:
 
 
 def _supervisor_desk(user: User, now: datetime) -> dict[str, Any]:
-    # The dashboard (/supervision/, search/figures.py) will give the full figures; until then
-    # this desk shows what is open now, counted here.
+    # The headline figures of the dashboard's default period (the last 30 local days); the
+    # dashboard has the rest, by organisation, category and period.
+    today = timezone.localdate(now, timezone=timezone.get_default_timezone())
+    # As the dashboard's form reads its default period: local midnight to local midnight.
+    tz = timezone.get_default_timezone()
+    first = today - timedelta(days=FIGURES_DEFAULT_DAYS - 1)
+    start = datetime.combine(first, time.min, tzinfo=tz)
+    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
+    figures = figures_compute(
+        organisation_ids=organisation_tree_ids(user.organisation), start=start, end=end, now=now
+    )
+
+    def share(key: str, value) -> tuple:
+        return (FIGURES[key], rate_text(value.rate), share_detail(value))
+
+    ttl = FIGURES["time_to_locate_median_seconds"]
+    headline = [
+        share("recovery_rate", figures.recovery.share),
+        (ttl, duration_text(figures.time_to_locate.median), ""),
+        share("located_within_24h", figures.located_within_24h),
+        share("target_dispatch_3min", figures.dispatch_3min),
+        share("target_on_scene_10min", figures.on_scene_10min),
+        share("target_feedback_24h", figures.feedback_24h),
+    ]
     return {
         "open_now": selectors.open_now(user, now=now),
         "issued": _shown(selectors.orders_issued_by(user)),
+        "headline": headline,
+        "days": FIGURES_DEFAULT_DAYS,
     }
 
 

@@ -48,8 +48,20 @@ def test_recovery_counts_closed_cases_without_withdrawn_ones(figures):
         "found_injured": 1,  # B
         "found_deceased": 1,  # E
         "returned": 1,  # C
+        "not_found": 0,
         "withdrawn": 1,  # D, shown but not in the rate
     }
+
+
+def test_a_search_ended_without_finding_the_person_lowers_the_rate(world):
+    # Filed before the period (so no filing figure moves), closed in it as not found: closed
+    # A, B, C, E and N = 5, located still 4, rate 4 / 5 = 0.8; N has no time to locate.
+    make_case(world.county_a, created=at(10, 20, 8), closed=at(11, 3, 8), outcome="not_found")
+    figures = figures_compute(organisation_ids=world.tree, start=START, end=END, now=NOW)
+    assert (figures.recovery.closed, figures.recovery.located) == (5, 4)
+    assert figures.recovery.share.rate == 0.8
+    assert figures.recovery.by_outcome["not_found"] == 1
+    assert figures.time_to_locate.count == 4
 
 
 def test_time_to_locate_median_and_90th_percentile(figures):

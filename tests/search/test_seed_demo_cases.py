@@ -13,15 +13,16 @@ def test_demo_cases_are_filed_once_through_the_services(demo_world):
     assert Case.objects.open().count() == 4
     assert sorted(Case.objects.exclude(outcome="").values_list("outcome", flat=True)) == [
         "found_well",
+        "not_found",
         "returned",
         "withdrawn",
     ]
     # Each case has its timeline from the services, not rows written around them.
-    assert CaseEvent.objects.filter(kind="created").count() == 7
+    assert CaseEvent.objects.filter(kind="created").count() == 8
     order = SupervisionOrder.objects.get()
     assert order.addressee_user.username == "coordinator"
     call_command("seed_demo_cases", allow_production=True, verbosity=0)
-    assert Case.objects.count() == 7 and SupervisionOrder.objects.count() == 1
+    assert Case.objects.count() == 8 and SupervisionOrder.objects.count() == 1
 
 
 def test_demo_cases_refuse_with_debug_off(demo_world):

@@ -27,6 +27,7 @@ ENDED = [
     ("陈静", "child", 9, "found_well"),
     ("刘洋", "youth", 15, "returned"),
     ("孙丽", "adult", 38, "withdrawn"),
+    ("周军", "adult", 52, "not_found"),
 ]
 
 

@@ -537,3 +537,29 @@ def test_the_page_costs_the_same_queries_for_one_case_as_for_twenty(client, city
 
     assert rows(client.get("/"), "coordinator", "offers")
     assert twenty == one
+
+
+def test_the_supervisor_sees_the_last_30_days_headline_figures(client, city):
+    boss = person(city.top, "supervisor")
+    now = timezone.now()
+    found = filed(city.county, ago=timedelta(days=3), status="closed", outcome="found_well")
+    lost = filed(city.county, ago=timedelta(days=3), status="closed", outcome="not_found")
+    old = filed(city.county, ago=timedelta(days=90), status="closed", outcome="not_found")
+    Case.objects.filter(pk=found.pk).update(
+        located_at=found.created_at + timedelta(hours=5), closed_at=now - timedelta(days=2)
+    )
+    Case.objects.filter(pk=lost.pk).update(closed_at=now - timedelta(days=1))
+    # Closed long before the 30 days: not counted.
+    Case.objects.filter(pk=old.pk).update(closed_at=now - timedelta(days=60))
+    # Another city's case: never counted.
+    filed(city.other, ago=timedelta(days=3), status="closed", outcome="not_found")
+    client.force_login(boss)
+    page = client.get(reverse("home"))
+    headline = {
+        str(f.key): (value, detail) for f, value, detail in page.context["supervisor"]["headline"]
+    }
+    # Closed in the 30 days: found + lost = 2, located 1: 50 %.
+    assert headline["recovery_rate"] == ("50%", "1 of 2")
+    # Found 5 h after the report.
+    assert headline["time_to_locate_median_seconds"][0] == "5 h 0 min"
+    assert reverse("dashboard") in page.content.decode()
