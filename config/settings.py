@@ -98,6 +98,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it counts every other middleware's queries too; off unless asked for.
+    "config.middleware.QueryCountHeaderMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ApiBodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -428,6 +430,9 @@ EMAIL_BACKEND = os.environ.get(
     else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "beacon@localhost")
+
+# An X-Query-Count header on every answer, for benchmarks through a real server (bench/scale.py).
+QUERY_COUNT_HEADER = env_bool("BEACON_QUERY_COUNT_HEADER", False)
 
 # How long the health check waits for the broker before calling it down.
 HEALTH_BROKER_TIMEOUT_SECONDS = env_float("HEALTH_BROKER_TIMEOUT_SECONDS", 2.0)
