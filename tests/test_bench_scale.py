@@ -101,7 +101,9 @@ def _sample(conn, model, limit=40):
         f"SELECT {columns} FROM {model._meta.db_table} ORDER BY random() LIMIT {limit}"
     ).fetchall()
     assert rows, f"no {model.__name__} was built"
-    return [model(**{f.attname: value for f, value in zip(fields, row, strict=True)}) for row in rows]
+    return [
+        model(**{f.attname: value for f, value in zip(fields, row, strict=True)}) for row in rows
+    ]
 
 
 @pytest.mark.django_db
