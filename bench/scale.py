@@ -16,7 +16,8 @@ a city's coordinator and supervisor, and times, one request after another:
 - floor: /healthz on the same server, for comparison.
 
 Each prints `scale what=… rows=… p50_ms=… p95_ms=… queries=…` (queries from the server's
-X-Query-Count header, the most any request of the measure made). A page that answers 404 is
+X-Query-Count header: what most requests of the measure made; a worker's first request also
+pays for opening its connection). A page that answers 404 is
 not built yet: `scale what=… skipped=not_built`.
 
 The database is `<DATABASE_URL's name>_scale` (or SCALE_DATABASE_URL); Redis is REDIS_URL's
@@ -247,10 +248,12 @@ def measure(name: str, session: requests.Session, urls: list[str], rows: int) ->
         queries.append(int(response.headers.get("X-Query-Count", -1)))
     line = (
         f"scale what={name} rows={rows} p50_ms={statistics.median(took):.1f} "
-        f"p95_ms={percentile(took, 0.95):.1f} queries={max(queries)}"
+        f"p95_ms={percentile(took, 0.95):.1f} queries={statistics.mode(queries)}"
     )
     if failures:
         line += f" failed={len(failures)} first_failure={failures[0].replace(' ', ':', 1)}"
+        # The server logs the traceback of a 500 (DEBUG is off): show where it broke.
+        print(SERVER_LOG.read_text(errors="replace")[-6000:], file=sys.stderr)
     return line
 
 
@@ -287,12 +290,14 @@ def scope(url: str, city_code: str) -> dict:
             " AND closed_at >= %s AND closed_at < %s",
             [tree, start, today + timedelta(days=1)],
         ).fetchone()[0]
-        # Random cases of the tree, open ones among them as often as a coordinator opens them.
+        # Cases of the tree drawn at random (the same every run), and the newest open ones: a
+        # coordinator opens those most.
+        conn.execute("SELECT setseed(0.7)")
         sample = [
             row[0]
             for row in conn.execute(
-                "(SELECT id FROM search_case TABLESAMPLE SYSTEM (1) REPEATABLE (7)"
-                "  WHERE organisation_id = ANY(%s) LIMIT 60)"
+                "(SELECT id FROM search_case WHERE organisation_id = ANY(%s)"
+                "  ORDER BY random() LIMIT 60)"
                 " UNION ALL (SELECT id FROM search_case WHERE organisation_id = ANY(%s)"
                 "  AND status IN ('open', 'active') ORDER BY id DESC LIMIT 20)",
                 [tree, tree],
@@ -363,15 +368,21 @@ def forget_redis_keys() -> None:
 
 
 def scale_from_args(args: argparse.Namespace) -> Scale:
-    return Scale(**{f.name: getattr(args, f.name) for f in fields(Scale)})
+    given = {f.name: getattr(args, f.name) for f in fields(Scale) if f.name != "cases"}
+    return Scale.proportional(args.cases, **given)
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for f in fields(Scale):
-        # SCALE_CASES=20000 and the like scale a `make bench` down.
-        default = int(os.environ.get(f"SCALE_{f.name.upper()}", f.default))
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=default)
+        # SCALE_CASES=20000 and the like scale a `make bench` down; what is not given follows
+        # the cases in the full province's proportions.
+        given = os.environ.get(f"SCALE_{f.name.upper()}")
+        default = int(given) if given else (f.default if f.name == "cases" else None)
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}", type=int, default=default,
+            help=f"full province: {f.default:,}",
+        )  # fmt: skip
     parser.add_argument("--samples", type=int, default=50, help="timed requests per measure")
     parser.add_argument("--jobs", type=int, default=2, help="builder connections")
     parser.add_argument("--rebuild", action="store_true", help="build even if one can be reused")

@@ -205,6 +205,26 @@ class Scale:
     aid_requests: int = 3_000
     orders: int = 2_000
 
+    @classmethod
+    def proportional(cls, cases: int, **given: int) -> "Scale":
+        """Return the province with `cases` closed cases and everything else in the default
+        proportions (ten tasks and ten events a case, a unit per ten cases...), unless given."""
+        given = {name: value for name, value in given.items() if value is not None}
+        full = cls()
+        share = cases / full.cases
+        derived = {
+            "cases": cases,
+            "tasks": cases * (full.tasks // full.cases),
+            "events": cases * (full.events // full.cases),
+            "open_cases": max(20, round(full.open_cases * share)),
+            "aid_requests": max(10, round(full.aid_requests * share)),
+            "orders": max(10, round(full.orders * share)),
+        }
+        cities = given.get("cities", full.cities)
+        counties = given.get("counties", full.counties)
+        derived["units"] = max(4 * cities * counties, round(full.units * share))
+        return cls(**{**derived, **given})
+
     def check(self) -> None:
         if not 1 <= self.cities <= len(CITY_NAMES):
             raise ValueError(f"cities must be 1 to {len(CITY_NAMES)}")
@@ -583,7 +603,7 @@ class Builder:
         conn.execute(
             """
             CREATE UNLOGGED TABLE bench_scale.county (
-                k int PRIMARY KEY, org_id int, city_org_id int, code text, name text,
+                k int PRIMARY KEY, org_id int, city_org_id int, code text, place text,
                 west float8, south float8, east float8, north float8,
                 clerk_id int, coordinator_id int, field_id int,
                 city_coordinator_id int, city_supervisor_id int, city_counsellor_id int,
@@ -596,7 +616,7 @@ class Builder:
                 "INSERT INTO bench_scale.county VALUES"
                 " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [
-                    (c.index, c.org_id, c.city_org_id, c.code, c.name, *c.bbox,
+                    (c.index, c.org_id, c.city_org_id, c.code, c.name.split()[0], *c.bbox,
                      c.users["clerk"], c.users["coordinator"], c.users["field"],
                      c.users["city_coordinator"], c.users["city_supervisor"],
                      c.users["city_counsellor"], c.index * upc + 1)
@@ -941,7 +961,7 @@ class Builder:
                      THEN '称呼其名字，语气温和，不要追赶' ELSE '' END,
                 weather, last_seen_at,
                 ST_SetSRID(ST_MakePoint(lon, lat), {SRID})::geography,
-                county_name || {pick_sql("bench_scale.u(i, 48)", ROADS)}
+                county_place || {pick_sql("bench_scale.u(i, 48)", ROADS)}
                     || (1 + floor(bench_scale.u(i, 49) * 300))::int || '号附近',
                 terrain,
                 {choice_sql("bench_scale.u(i, 50)", [("pin", 55), ("geocoded", 40), ("api", 5)])},
@@ -981,7 +1001,7 @@ class Builder:
                 created_at,
                 coalesce(closed_at, created_at + interval '2 minutes')
             FROM (
-                SELECT p.*, k.name AS county_name, k.clerk_id, k.city_coordinator_id,
+                SELECT p.*, k.place AS county_place, k.clerk_id, k.city_coordinator_id,
                     bench_scale.u(i, 39) < 0.02 AND p.priority > 1 AS overridden
                 FROM bench_scale.plan p JOIN bench_scale.county k USING (k)
                 OFFSET 0
@@ -1269,9 +1289,12 @@ class Builder:
                             WHEN seq = n_events AND NOT is_open THEN p.closed_at
                             WHEN seq = n_events - 1 AND outcome LIKE 'found%'
                                 THEN p.located_at
-                            ELSE p.created_at + interval '1 minute'
-                                + (w1 - p.created_at - interval '1 minute')
-                                  * (seq - 1) / n_events
+                            -- The area a minute after filing, the offers a minute later,
+                            -- then the work spread until the find (or now).
+                            WHEN seq <= 3 THEN p.created_at + (seq - 1) * interval '1 minute'
+                            ELSE p.created_at + interval '3 minutes'
+                                + (w1 - p.created_at - interval '3 minutes')
+                                  * (seq - 3) / (n_events - 1)
                         END AS at
                     FROM bench_scale.plan p
                     JOIN bench_scale.county k USING (k)
