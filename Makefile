@@ -19,6 +19,9 @@ bench:
 	bash .ci/stack setup
 	. var/stack.env && .venv/bin/python -m bench.fanout --runs 5
 	. var/stack.env && .venv/bin/python -m bench.federation --requests 200 --notes 200
+	# Five years of a province: the first run builds it (about seven minutes), later ones reuse it.
+	# SCALE_CASES=20000 (and SCALE_UNITS=..., see --help) makes it smaller.
+	. var/stack.env && .venv/bin/python -m bench.scale
 
 messages:
 	.venv/bin/python manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*'

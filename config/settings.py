@@ -100,6 +100,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every answer is counted and timed, the refusals of the others too.
     "config.metrics.RequestMetricsMiddleware",
+    # First, so that it counts every other middleware's queries too; off unless asked for.
+    "config.middleware.QueryCountHeaderMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ApiBodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -437,6 +439,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "beacon@localhost")
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 if METRICS_TOKEN and len(METRICS_TOKEN) < 24:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (or empty)")
+# An X-Query-Count header on every answer, for benchmarks through a real server (bench/scale.py).
+QUERY_COUNT_HEADER = env_bool("BEACON_QUERY_COUNT_HEADER", False)
 
 # How long the health check waits for the broker before calling it down.
 HEALTH_BROKER_TIMEOUT_SECONDS = env_float("HEALTH_BROKER_TIMEOUT_SECONDS", 2.0)
