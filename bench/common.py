@@ -2,7 +2,7 @@
 
 A bench owns a database named after DATABASE_URL's (`<name>_bench_<what>`, or the URL in
 `BENCH_<WHAT>_DATABASE_URL`) and one Redis database (`BENCH_<WHAT>_REDIS_DB`, defaults below,
-clear of `make run`'s 0 and the tests' 14 and 15). It drops and recreates only those, so it runs
+clear of `make run`'s 0, the tests' 14 and 15 and bench/scale.py's 8). It drops and recreates only those, so it runs
 twice in a row and beside the test suite.
 """
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgis://postgres@127.0.0.1:5432/beacon"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # One Redis database per bench unless the environment says otherwise.
-REDIS_DBS = {"fanout": 12, "federation": 13, "scale": 11}
+REDIS_DBS = {"fanout": 12, "federation": 13}
 
 
 def database_url(what: str) -> str:
