@@ -1,11 +1,8 @@
 """Shared fixtures: a real Celery worker on the real broker, pointed at the test database."""
 
 import os
-import signal
-import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -13,7 +10,8 @@ import redis
 from django.conf import settings
 from django.core.management import call_command
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import spawn, stop
+
 # Generous: a worker imports Django and connects to the broker; CI's machine may be busy.
 WORKER_START_TIMEOUT = 120
 
@@ -41,29 +39,25 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
         "DB_CONN_MAX_AGE": "0",
     }
     hostname = f"test-worker-{os.getpid()}@localhost"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-                f"--queues={settings.CELERY_TASK_DEFAULT_QUEUE}",
-                f"--hostname={hostname}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = spawn(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+            f"--queues={settings.CELERY_TASK_DEFAULT_QUEUE}",
+            f"--hostname={hostname}",
+        ],
+        env,
+        log_path,
+    )
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while not _pings(app, hostname):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -74,12 +68,7 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
     _started_workers.append(proc)
     yield proc
     _started_workers.remove(proc)
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    stop(proc)
 
 
 # The session's worker, once some test has started it: every later test that commits must not

@@ -1,8 +1,51 @@
-"""Small helpers for tests that wait on another process."""
+"""Small helpers for tests that start, wait on and stop another process."""
 
+import ctypes
+import os
+import signal
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _die_with_parent() -> None:
+    # A worker left behind by a killed test run would take the next run's tasks from the same
+    # queue, running old code: the kernel ends it when the test process goes.
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def spawn(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """Start a process in a session of its own (so `stop` ends its children too), logging to
+    `log`; it is stopped if the test process dies first."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
+        )
+
+
+def stop(proc) -> None:
+    """Stop the process and its children: politely, then after 30 s for good."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):

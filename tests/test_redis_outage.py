@@ -8,7 +8,6 @@ with beat, all pointed at the test database and at that Redis.
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from django.core.management import call_command
 from accounts.models import User
 from search.models import Case
 from tests.conftest import _test_database_url
-from tests.helpers import wait_for, wait_http
+from tests.helpers import spawn, stop, wait_for, wait_http
 from tests.search.intake_data import PIN_LAT, PIN_LON, form_payload
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -72,24 +71,6 @@ class Redis:
 
     def url(self, db: int) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
-
-
-def spawn(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def stop(proc) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture

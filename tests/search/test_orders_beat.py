@@ -1,8 +1,6 @@
 """An overdue supervision order escalates with nobody acting: real beat, worker and broker."""
 
 import os
-import signal
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -14,8 +12,9 @@ from search.choices import AlertKind
 from search.models import Alert, SupervisionOrder
 from search.services import supervision
 from search.services.timeline import Origin
-from tests.conftest import ROOT, _test_database_url
+from tests.conftest import _test_database_url
 from tests.factories import CaseFactory, OrganisationFactory, UserFactory
+from tests.helpers import spawn, stop
 
 # Generous: beat and the worker start Django on a machine that may be busy.
 ESCALATION_DEADLINE = 120
@@ -30,32 +29,14 @@ def beat(tmp_path):
         "DATABASE_URL": _test_database_url(),
         "ORDERS_ESCALATE_SECONDS": "1",
     }
-    log = open(tmp_path / "beat.log", "wb")  # noqa: SIM115 - closed below, after the process
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "beat",
-            f"--schedule={tmp_path / 'schedule'}",
-            "--loglevel=INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = spawn(
+        [sys.executable, "-m", "celery", "-A", "config", "beat",
+         f"--schedule={tmp_path / 'schedule'}", "--loglevel=INFO"],
+        env,
+        tmp_path / "beat.log",
+    )  # fmt: skip
     yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+    stop(proc)
 
 
 @pytest.mark.django_db(transaction=True)
