@@ -295,12 +295,28 @@ def offers_running_out(user: User, *, now: datetime) -> QuerySet[Task]:
     later_offer = Task.objects.filter(sector_id=OuterRef("sector_id"), rank__gt=OuterRef("rank"))
     expiring = Q(status=TaskStatus.OFFERED, expires_at__lte=now + OFFER_EXPIRY_WARNING)
     # A paused search waits on purpose: its expired offers are not the coordinator's to chase.
+    # The sector's conditions are waiting_sectors()'s, as a join: a subquery over every sector
+    # of all time was read whole.
     untaken = Q(
-        status=TaskStatus.EXPIRED, case__search_paused=False, sector__in=waiting_sectors()
+        status=TaskStatus.EXPIRED,
+        case__search_paused=False,
+        sector__in_current_area=True,
+        sector__outside_jurisdiction=False,
+        sector__status__in=WAITING_SECTOR_STATUSES,
     ) & ~Exists(later_offer)
-    return (
-        Task.objects.filter(case__in=_desk_cases(user))
+    # Two steps: the desk's open cases are few and the tasks of all time many, so the planner is
+    # given the cases' ids, then the matching tasks' ids; joined all at once it misjudged the
+    # rows and read every case and unit (seconds on the scale bench's history).
+    case_ids = list(_desk_cases(user).values_list("pk", flat=True))
+    task_ids = list(
+        Task.objects.filter(
+            case_id__in=case_ids, status__in=(TaskStatus.OFFERED, TaskStatus.EXPIRED)
+        )
         .filter(expiring | untaken)
+        .values_list("pk", flat=True)
+    )
+    return (
+        Task.objects.filter(pk__in=task_ids)
         .select_related("case", "sector", "unit")
         .order_by("expires_at", "pk")
     )
@@ -312,7 +328,7 @@ def tasks_gone_silent(user: User, *, now: datetime) -> QuerySet[Task]:
     limit = now - timedelta(seconds=settings.DISPATCH["STALE_TASK_SECONDS"])
     return (
         Task.objects.filter(
-            case__in=_desk_cases(user),
+            case_id__in=list(_desk_cases(user).values_list("pk", flat=True)),
             status__in=(TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS),
             last_activity_at__lt=limit,
         )
