@@ -2,8 +2,8 @@
 
 A bench owns a database named after DATABASE_URL's (`<name>_bench_<what>`, or the URL in
 `BENCH_<WHAT>_DATABASE_URL`) and one Redis database (`BENCH_<WHAT>_REDIS_DB`, defaults below,
-clear of `make run`'s 0, the tests' 14 and 15 and bench/scale.py's 8). It drops and recreates only those, so it runs
-twice in a row and beside the test suite.
+clear of `make run`'s 0, the tests' 14 and 15 and bench/scale.py's 8). It drops and recreates
+only those, so it runs twice in a row and beside the test suite.
 """
 
 import os

@@ -23,7 +23,6 @@ from django.db.models import (
     DurationField,
     Exists,
     F,
-    FilteredRelation,
     Min,
     OuterRef,
     Q,
@@ -695,38 +694,38 @@ def _aid_figures(ids: list[int], start: datetime, end: datetime, now: datetime) 
 
 
 def _organisation_rows(ids: list[int], start: datetime, end: datetime) -> list[OrganisationRow]:
-    # Joined on the period's cases only (an organisation without any still gets its row).
-    period_cases = FilteredRelation(
-        "cases",
-        condition=_between("cases__closed_at", start, end)
-        | _between("cases__located_at", start, end),
-    )
-    closed = _between("period__closed_at", start, end) & ~Q(period__outcome=Outcome.WITHDRAWN)
-    rows = (
-        Organisation.objects.filter(pk__in=ids)
-        .annotate(period=period_cases)
+    closed_in_period = _between("closed_at", start, end)
+    located_in_period = _between("located_at", start, end)
+    closed = closed_in_period & NOT_WITHDRAWN
+    # Grouped on the cases' side, so the organisation and period indexes pick the rows: joined
+    # from the organisations, the period's cases of every city were read.
+    found = {
+        row["organisation_id"]: row
+        for row in Case.objects.filter(organisation_id__in=ids)
+        .filter(closed_in_period | located_in_period)
+        .values("organisation_id")
         .annotate(
-            closed=Count("period", filter=closed),
-            located=Count("period", filter=closed & Q(period__outcome__in=LOCATED_OUTCOMES)),
-            ttl_median=_median(
-                F("period__located_at") - F("period__created_at"),
-                filter=_between("period__located_at", start, end),
-            ),
+            closed=Count("pk", filter=closed),
+            located=Count("pk", filter=closed & Q(outcome__in=LOCATED_OUTCOMES)),
+            ttl_median=_median(TIME_TO_LOCATE, filter=located_in_period),
         )
-        .values("pk", "code", "name", "closed", "located", "ttl_median")
-        .order_by("code")
-    )
-    return [
-        OrganisationRow(
-            organisation_id=row["pk"],
-            code=row["code"],
-            name=row["name"],
-            closed=row["closed"],
-            located=row["located"],
-            time_to_locate_median=row["ttl_median"],
+        .order_by()
+    }
+    rows = []
+    # Every organisation gets its row, one without a case in the period too.
+    for organisation in Organisation.objects.filter(pk__in=ids).order_by("code"):
+        row: Mapping[str, Any] = found.get(organisation.pk, {})
+        rows.append(
+            OrganisationRow(
+                organisation_id=organisation.pk,
+                code=organisation.code,
+                name=organisation.name,
+                closed=row.get("closed", 0),
+                located=row.get("located", 0),
+                time_to_locate_median=row.get("ttl_median"),
+            )
         )
-        for row in rows
-    ]
+    return rows
 
 
 # --- One row per value: the CSV ------------------------------------------------------------------

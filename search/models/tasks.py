@@ -54,6 +54,9 @@ class Task(models.Model):
         indexes = [
             models.Index(fields=["status", "expires_at"], name="task_status_expiry_idx"),
             models.Index(fields=["unit", "status"], name="task_unit_status_idx"),
+            # A case's tasks by state (its map, the coordinator's desk): without it the planner
+            # also read every expired offer of all time through the status index.
+            models.Index(fields=["case", "status"], name="task_case_status_idx"),
         ]
         constraints = [
             # Exactly once: a unit is never offered the same sector twice...
