@@ -35,6 +35,17 @@ from search.models import (
 )
 from search.models.cases import OPEN_STATUSES, CaseQuerySet
 
+# Shapes a list never draws: loading them with select_related parses a polygon per row (a
+# city's jurisdiction for every case line), most of the desk's time on a real history.
+TASK_ROW_SHAPES = (
+    "sector__boundary",
+    "sector__centroid",
+    "unit__home_area",
+    "unit__last_position",
+    "case__last_seen_point",
+)
+ORDER_ROW_SHAPES = ("case__last_seen_point", "addressee_organisation__jurisdiction")
+
 # What "looks like the same person" means at intake.
 DUPLICATE_RADIUS_M = 5_000
 DUPLICATE_WINDOW = timedelta(days=3)
@@ -214,6 +225,7 @@ def orders_to_answer(user: User) -> QuerySet[SupervisionOrder]:
         SupervisionOrder.objects.filter(status__in=ORDER_AWAITING_ANSWER)
         .filter(desk | Q(addressee_user=user) | Q(escalated_to_id=user.organisation_id))
         .select_related("case", "addressee_organisation", "addressee_user", "issued_by")
+        .defer(*ORDER_ROW_SHAPES)
         .overdue_first()
     )
 
@@ -224,6 +236,7 @@ def orders_issued_by(user: User) -> QuerySet[SupervisionOrder]:
         SupervisionOrder.objects.open()
         .filter(issued_by=user)
         .select_related("case", "addressee_organisation", "addressee_user")
+        .defer(*ORDER_ROW_SHAPES)
         .overdue_first()
     )
 
@@ -276,7 +289,12 @@ def _desk_cases(user: User) -> CaseQuerySet:
 
 def desk_open_cases(user: User) -> CaseQuerySet:
     """Return the coordinator's open cases, most urgent priority first, oldest first within it."""
-    return _desk_cases(user).select_related("organisation").order_by("priority", "created_at", "pk")
+    return (
+        _desk_cases(user)
+        .select_related("organisation")
+        .defer("organisation__jurisdiction")
+        .order_by("priority", "created_at", "pk")
+    )
 
 
 def desk_alerts(user: User) -> QuerySet[Alert]:
@@ -318,6 +336,7 @@ def offers_running_out(user: User, *, now: datetime) -> QuerySet[Task]:
     return (
         Task.objects.filter(pk__in=task_ids)
         .select_related("case", "sector", "unit")
+        .defer(*TASK_ROW_SHAPES)
         .order_by("expires_at", "pk")
     )
 
@@ -333,6 +352,7 @@ def tasks_gone_silent(user: User, *, now: datetime) -> QuerySet[Task]:
             last_activity_at__lt=limit,
         )
         .select_related("case", "sector", "unit")
+        .defer(*TASK_ROW_SHAPES)
         .order_by("last_activity_at", "pk")
     )
 
