@@ -322,3 +322,18 @@ def test_naive_or_reversed_periods_are_refused():
         figures_compute(organisation_ids=[], start=START.replace(tzinfo=None), end=END, now=NOW)
     with pytest.raises(ValueError, match="after start"):
         figures_compute(organisation_ids=[], start=END, end=START, now=NOW)
+
+
+def test_task_figures_starting_from_the_periods_cases_miss_no_task(world, figures):
+    # The task figures start from cases filed before the end and not closed before the start;
+    # counted over every task of the tree instead, they are the same.
+    from search.models import Task
+
+    tasks = Task.objects.filter(case__organisation_id__in=world.tree)
+    offered = tasks.filter(offered_at__gte=START, offered_at__lt=END)
+    done = tasks.filter(status="done", finished_at__gte=START, finished_at__lt=END)
+    assert figures.tasks.offered == offered.count() > 0
+    assert figures.tasks.declined == offered.filter(status="declined").count()
+    assert figures.tasks.expired == offered.filter(status="expired").count()
+    assert figures.tasks.reassigned == offered.filter(rank__gt=1).count()
+    assert figures.tasks.sectors_searched == done.values("sector").distinct().count() > 0
