@@ -79,14 +79,14 @@ def is_holder(user: User, order: SupervisionOrder) -> bool:
     if order.addressee_user_id is not None:
         if user.pk == order.addressee_user_id:
             return True
-    elif user.organisation_id == order.addressee_organisation_id and permissions.has_any_role(
-        user, {Role.COORDINATOR, Role.SUPERVISOR}
+    elif user.organisation_id == order.addressee_organisation_id and permissions.can_work_orders(
+        user
     ):
         return True
     return (
         order.escalated_to_id is not None
         and user.organisation_id == order.escalated_to_id
-        and permissions.has_any_role(user, {Role.COORDINATOR, Role.SUPERVISOR})
+        and permissions.can_work_orders(user)
     )
 
 
@@ -145,7 +145,7 @@ def order_issue(
     """Order a desk (or one person of it) to do something on a case or aid request by a deadline."""
     issuer = origin.actor
     now = timezone.now()
-    if not permissions.has_any_role(issuer, {Role.SUPERVISOR, Role.COORDINATOR}):
+    if not permissions.can_work_orders(issuer):
         raise PermissionDenied(_("Only supervisors and coordinators issue supervision orders."))
     if case.organisation_id not in organisation_tree_ids(issuer.organisation):
         raise PermissionDenied(_("This case is not under your desk."))
@@ -164,7 +164,7 @@ def order_issue(
     if person is not None and (
         person.organisation_id != desk.pk
         or not person.is_active
-        or not permissions.has_any_role(person, {Role.COORDINATOR, Role.SUPERVISOR})
+        or not permissions.can_work_orders(person)
     ):
         raise ValidationError(
             {"person": _("Choose a coordinator or supervisor of that desk.")},
