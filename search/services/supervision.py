@@ -62,14 +62,20 @@ def _check_deadline(deadline: datetime, now: datetime) -> None:
         )
 
 
-def may_issue_to(user: User, desk: Organisation) -> bool:
-    """Return whether the user may order that desk: a supervisor over it, or a coordinator over
-    a desk below their own."""
-    if desk.pk not in organisation_tree_ids(user.organisation):
-        return False
+def issuable_desk_ids(user: User) -> list[int]:
+    """Return the desks the user may order: a supervisor any desk of their tree, a coordinator
+    the desks below their own."""
+    tree = organisation_tree_ids(user.organisation)
     if permissions.has_any_role(user, {Role.SUPERVISOR}):
-        return True
-    return permissions.has_any_role(user, {Role.COORDINATOR}) and desk.pk != user.organisation_id
+        return tree
+    if permissions.has_any_role(user, {Role.COORDINATOR}):
+        return [pk for pk in tree if pk != user.organisation_id]
+    return []
+
+
+def may_issue_to(user: User, desk: Organisation) -> bool:
+    """Return whether the user may order that desk (see `issuable_desk_ids`)."""
+    return desk.pk in issuable_desk_ids(user)
 
 
 def is_holder(user: User, order: SupervisionOrder) -> bool:

@@ -11,8 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.models import Organisation, Role, User
-from accounts.selectors import organisation_tree_ids
+from accounts.models import Organisation, User
 from search import permissions
 from search.choices import ORDER_AWAITING_ANSWER, EventKind, OrderStatus
 from search.forms import OrderAnswerForm, OrderIssueForm, OrderReopenForm, OrderVersionForm
@@ -24,10 +23,7 @@ from search.views.cases import origin_of, require, visible_case
 
 def _issue_choices(user: User) -> dict:
     """Return the desks, people and requests this user may address an order to."""
-    tree = organisation_tree_ids(user.organisation)
-    if not permissions.has_any_role(user, {Role.SUPERVISOR}):
-        # A coordinator orders only the desks below their own.
-        tree = [pk for pk in tree if pk != user.organisation_id]
+    tree = supervision.issuable_desk_ids(user)
     desks = Organisation.objects.filter(pk__in=tree).order_by("level", "code")
     people = (
         User.objects.filter(
