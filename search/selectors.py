@@ -194,11 +194,21 @@ def aid_requests_of_partner(partner: Partner) -> "QuerySet[MutualAidRequest]":
     return MutualAidRequest.objects.filter(partner=partner)
 
 
+def waiting_sector_q(prefix: str = "") -> Q:
+    """Return the rule of a sector in the offer queue (in a current area, on our ground, not
+    taken), for a sector reached through `prefix` (e.g. "sector__" from a task)."""
+    return Q(
+        **{
+            f"{prefix}in_current_area": True,
+            f"{prefix}outside_jurisdiction": False,
+            f"{prefix}status__in": WAITING_SECTOR_STATUSES,
+        }
+    )
+
+
 def waiting_sectors() -> "QuerySet[Sector]":
     """Return sectors in the offer queue: in a current area, on our ground, not taken."""
-    return Sector.objects.filter(
-        in_current_area=True, outside_jurisdiction=False, status__in=WAITING_SECTOR_STATUSES
-    )
+    return Sector.objects.filter(waiting_sector_q())
 
 
 def orders_visible_to(user: User) -> QuerySet[SupervisionOrder]:
@@ -287,6 +297,12 @@ def _desk_cases(user: User) -> CaseQuerySet:
     return cases_visible_to(user).open()
 
 
+def _desk_case_ids(user: User) -> list[int]:
+    """Return the ids of the coordinator's open cases: the desk's task sections start from them,
+    since the tasks of all time are many (the planner then uses the task index by case)."""
+    return list(_desk_cases(user).values_list("pk", flat=True))
+
+
 def desk_open_cases(user: User) -> CaseQuerySet:
     """Return the coordinator's open cases, most urgent priority first, oldest first within it."""
     return (
@@ -313,22 +329,19 @@ def offers_running_out(user: User, *, now: datetime) -> QuerySet[Task]:
     later_offer = Task.objects.filter(sector_id=OuterRef("sector_id"), rank__gt=OuterRef("rank"))
     expiring = Q(status=TaskStatus.OFFERED, expires_at__lte=now + OFFER_EXPIRY_WARNING)
     # A paused search waits on purpose: its expired offers are not the coordinator's to chase.
-    # The sector's conditions are waiting_sectors()'s, as a join: a subquery over every sector
-    # of all time was read whole.
-    untaken = Q(
-        status=TaskStatus.EXPIRED,
-        case__search_paused=False,
-        sector__in_current_area=True,
-        sector__outside_jurisdiction=False,
-        sector__status__in=WAITING_SECTOR_STATUSES,
-    ) & ~Exists(later_offer)
+    # The sector's rule is waiting_sectors()'s, as a join: a subquery over every sector of all
+    # time was read whole.
+    untaken = (
+        Q(status=TaskStatus.EXPIRED, case__search_paused=False)
+        & waiting_sector_q("sector__")
+        & ~Exists(later_offer)
+    )
     # Two steps: the desk's open cases are few and the tasks of all time many, so the planner is
     # given the cases' ids, then the matching tasks' ids; joined all at once it misjudged the
     # rows and read every case and unit (seconds on the scale bench's history).
-    case_ids = list(_desk_cases(user).values_list("pk", flat=True))
     task_ids = list(
         Task.objects.filter(
-            case_id__in=case_ids, status__in=(TaskStatus.OFFERED, TaskStatus.EXPIRED)
+            case_id__in=_desk_case_ids(user), status__in=(TaskStatus.OFFERED, TaskStatus.EXPIRED)
         )
         .filter(expiring | untaken)
         .values_list("pk", flat=True)
@@ -347,7 +360,7 @@ def tasks_gone_silent(user: User, *, now: datetime) -> QuerySet[Task]:
     limit = now - timedelta(seconds=settings.DISPATCH["STALE_TASK_SECONDS"])
     return (
         Task.objects.filter(
-            case_id__in=list(_desk_cases(user).values_list("pk", flat=True)),
+            case_id__in=_desk_case_ids(user),
             status__in=(TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS),
             last_activity_at__lt=limit,
         )

@@ -110,13 +110,18 @@ def wait_until_idle(proc) -> None:
     pytest.fail("the Celery worker did not become idle")
 
 
+def drop_queued_work(proc) -> None:
+    """Empty the test queue and wait until the worker has finished what it had taken."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+    wait_until_idle(proc)
+
+
 @pytest.fixture
 def celery_worker(celery_worker_process):
     """The real worker, idle and with an empty queue at the start and end of each test: work
     left by another test (a dispatch queued on commit) must not meet this test's data, nor the
     table flush that ends it."""
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
-    wait_until_idle(celery_worker_process)
+    drop_queued_work(celery_worker_process)
     yield celery_worker_process
     wait_until_idle(celery_worker_process)
 
@@ -132,8 +137,7 @@ def _worker_quiet_before_flush(request):
         request.getfixturevalue("_django_db_helper")
     yield
     for proc in _started_workers:
-        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
-        wait_until_idle(proc)
+        drop_queued_work(proc)
 
 
 @pytest.fixture
