@@ -98,6 +98,8 @@ class EventKind(models.TextChoices):
     OUTCOME_RECORDED = "outcome_recorded", _("Outcome recorded")
     AID = "aid", _("Mutual aid")
     SUPERVISION = "supervision", _("Supervision order")
+    PUBLIC_ALERT = "public_alert", _("Public alert")
+    IMPORTED = "imported", _("Imported record")
 
 
 class EventSource(models.TextChoices):
@@ -105,6 +107,7 @@ class EventSource(models.TextChoices):
     API = "api", _("API")
     SYSTEM = "system", _("System")
     PARTNER = "partner", _("Partner city")
+    PUBLIC = "public", _("Member of the public")
 
 
 class ContactChannel(models.TextChoices):
@@ -165,6 +168,7 @@ class AlertKind(models.TextChoices):
     AID_OVERDUE = "aid_overdue", _("Partner has not answered")
     AID_UNDELIVERED = "aid_undelivered", _("Message to a partner refused")
     ORDER_OVERDUE = "order_overdue", _("Supervision order overdue")
+    PUBLIC_TIP = "public_tip", _("Tip from the public")
 
 
 class SightingKind(models.TextChoices):
@@ -271,3 +275,25 @@ class OrderAction(models.TextChoices):
     AID_REQUESTED = "aid_requested", _("Mutual aid requested")
     FAMILY_CONTACTED = "family_contacted", _("Family contacted")
     CASE_CLOSED = "case_closed", _("Case closed")
+
+
+class PublicAlertStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    FOUND = "found", _("Ended: person found")
+    WITHDRAWN = "withdrawn", _("Ended: withdrawn")
+
+
+class CapMsgType(models.TextChoices):
+    """CAP 1.2 msgType values Beacon sends (the standard's own spelling)."""
+
+    ALERT = "Alert", "Alert"
+    UPDATE = "Update", "Update"
+    CANCEL = "Cancel", "Cancel"
+
+
+class PublicAlertReason(models.TextChoices):
+    PUBLISHED = "published", _("Published")
+    UPDATED = "updated", _("Updated")
+    WIDENED = "widened", _("Alert area widened")
+    FOUND = "found", _("Person found")
+    WITHDRAWN = "withdrawn", _("Withdrawn")

@@ -10,6 +10,7 @@ from .cases import (
     Sighting,
 )
 from .mutual_aid import InboxMessage, MutualAidRequest, OutboxMessage
+from .public import PublicAlert, PublicAlertMessage
 from .supervision import SupervisionOrder
 from .tasks import Alert, FieldAction, Task
 from .timeline import CaseEvent
@@ -28,6 +29,8 @@ __all__ = [
     "InboxMessage",
     "MutualAidRequest",
     "OutboxMessage",
+    "PublicAlert",
+    "PublicAlertMessage",
     "SearchArea",
     "Sighting",
     "Sector",

@@ -296,6 +296,17 @@ class Sighting(models.Model):
         _("condition"), max_length=12, choices=FoundCondition.choices, blank=True
     )
     with_whom = models.CharField(_("who has the person now"), max_length=200, blank=True)
+    # A tip from the public page: unconfirmed until a coordinator confirms it, and until then
+    # it neither moves the search nor reaches a partner. The phone is the tipster's, if given.
+    public_alert = models.ForeignKey(
+        "search.PublicAlert",
+        verbose_name=_("public alert"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tips",
+    )
+    tip_phone = models.CharField(_("tipster's phone"), max_length=32, blank=True)
 
     class Meta:
         verbose_name = _("sighting")
@@ -309,3 +320,7 @@ class Sighting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.seen_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_public_tip(self) -> bool:
+        return self.public_alert_id is not None
