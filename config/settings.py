@@ -270,6 +270,11 @@ CELERY_BEAT_SCHEDULE = {
     # Partner messages: re-send whatever the on-commit delivery left behind.
     "federation-sweep": {"task": "search.tasks.federation_sweep", "schedule": 30.0},
     "aid-escalate": {"task": "search.tasks.aid_escalate", "schedule": 60.0},
+    # Public alerts: widen the circle as time passes, end those whose case closed.
+    "public-alerts-tick": {
+        "task": "search.tasks.public_alerts_tick",
+        "schedule": env_float("PUBLIC_ALERTS_TICK_SECONDS", 60.0),
+    },
     # Supervision orders (督办) past their deadline go one level up.
     "orders-escalate": {
         "task": "search.tasks.orders_escalate",
@@ -444,3 +449,22 @@ QUERY_COUNT_HEADER = env_bool("BEACON_QUERY_COUNT_HEADER", False)
 
 # How long the health check waits for the broker before calling it down.
 HEALTH_BROKER_TIMEOUT_SECONDS = env_float("HEALTH_BROKER_TIMEOUT_SECONDS", 2.0)
+
+# Public alerts (search/services/public.py). The alert circle widens with time since last seen:
+# (hours up to, km); None is "any longer". Children follow the MPS Tuanyuan schedule
+# (shared/data/search-facts.md); for adults no national schedule is published, so this one is
+# ours: walking, then a day's travel by bus or train.
+PUBLIC_ALERT = {
+    "CHILD_RADII_KM": ((1, 100), (2, 200), (3, 300), (None, 500)),
+    "OTHER_RADII_KM": ((1, 10), (3, 25), (12, 50), (24, 100), (None, 200)),
+    # The phone number shown when the centre's organisation has none.
+    "DEFAULT_PHONE": os.environ.get("PUBLIC_ALERT_PHONE", "110"),
+    # CAP <sender>: who the messages come from.
+    "SENDER": os.environ.get("CAP_SENDER", "beacon@search-centre.example"),
+    # Tips: per address and per alert, in django-ratelimit's "count/period" form.
+    "TIP_RATE_PER_ADDRESS": os.environ.get("TIP_RATE_PER_ADDRESS", "5/10m"),
+    "TIP_RATE_PER_ALERT": os.environ.get("TIP_RATE_PER_ALERT", "120/h"),
+}
+# Where the public finds Beacon: absolute links in CAP, Atom and the QR code (no trailing /).
+# Empty: the request's own host.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")

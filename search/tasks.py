@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from search.services import areas, offers, supervision
+from search.services import areas, offers, public, supervision
 from search.services.aid import relay
 
 
@@ -89,3 +89,9 @@ def aid_escalate() -> int:
 def orders_escalate() -> int:
     """Escalate supervision orders left unanswered past their deadline."""
     return supervision.orders_escalate(now=timezone.now())
+
+
+@shared_task
+def public_alerts_tick() -> dict[str, int]:
+    """Widen active public alerts whose circle has grown; end those whose case closed."""
+    return public.alerts_tick(now=timezone.now())
