@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "csp",
     # Installed for its hashed-key model; Beacon uses its own PartnerAPIKey tied to a partner.
     "rest_framework_api_key",
+    # Its system checks make sure the cache it counts in can count atomically.
+    "django_ratelimit",
     "accounts",
     "search",
 ]
@@ -457,7 +459,7 @@ HEALTH_BROKER_TIMEOUT_SECONDS = env_float("HEALTH_BROKER_TIMEOUT_SECONDS", 2.0)
 PUBLIC_ALERT = {
     "CHILD_RADII_KM": ((1, 100), (2, 200), (3, 300), (None, 500)),
     "OTHER_RADII_KM": ((1, 10), (3, 25), (12, 50), (24, 100), (None, 200)),
-    # The phone number shown when the centre's organisation has none.
+    # The centre's phone number the preview starts from.
     "DEFAULT_PHONE": os.environ.get("PUBLIC_ALERT_PHONE", "110"),
     # CAP <sender>: who the messages come from.
     "SENDER": os.environ.get("CAP_SENDER", "beacon@search-centre.example"),
@@ -467,4 +469,7 @@ PUBLIC_ALERT = {
 }
 # Where the public finds Beacon: absolute links in CAP, Atom and the QR code (no trailing /).
 # Empty: the request's own host.
+# Rate-limited tips are counted in the default cache; a cache that does not answer lets tips in.
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")

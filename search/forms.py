@@ -704,3 +704,76 @@ class FiguresForm(forms.Form):
         start = datetime.combine(self.cleaned_data["start"], time.min, tzinfo=tz)
         end = datetime.combine(self.cleaned_data["end"] + timedelta(days=1), time.min, tzinfo=tz)
         return start, end
+
+
+class TipForm(forms.Form):
+    """A tip from the public page: when, where, what; a photo and a phone if they want."""
+
+    seen_at = forms.DateTimeField(
+        label=_("When did you see them?"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+    place = forms.CharField(
+        label=_("Where? (street, landmark, station)"), max_length=200, required=False
+    )
+    lat = forms.FloatField(
+        label=_("Latitude"),
+        required=False,
+        min_value=-90,
+        max_value=90,
+        error_messages={
+            "min_value": _("The latitude must be between -90 and 90."),
+            "max_value": _("The latitude must be between -90 and 90."),
+        },
+    )
+    lon = forms.FloatField(
+        label=_("Longitude"),
+        required=False,
+        min_value=-180,
+        max_value=180,
+        error_messages={
+            "min_value": _("The longitude must be between -180 and 180."),
+            "max_value": _("The longitude must be between -180 and 180."),
+        },
+    )
+    description = forms.CharField(
+        label=_("What did you see?"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    photo = forms.FileField(label=_("Photo (optional)"), required=False)
+    phone = forms.CharField(
+        label=_("Your phone (optional, so we can call you back)"), max_length=32, required=False
+    )
+    # A field people never see (hidden by the style sheet); a bot filling every field fills it.
+    website = forms.CharField(required=False, label=_("Leave this empty"))
+
+    def clean_photo(self):
+        photo = self.cleaned_data["photo"]
+        if photo is not None and photo.size > MAX_PHOTO_BYTES:
+            raise ValidationError(
+                _("The photo is larger than 10 MB; send a smaller one."), code="too_large"
+            )
+        return photo
+
+    def clean(self):
+        cleaned = super().clean()
+        if any("\x00" in str(v) for v in self.data.values()):
+            raise ValidationError(NUL_REFUSED, code="null_characters_not_allowed")
+        lat, lon = cleaned.get("lat"), cleaned.get("lon")
+        if (
+            (lat is None) != (lon is None)
+            and not self.has_error("lat")
+            and not self.has_error("lon")
+        ):
+            raise ValidationError(_("Give both the latitude and the longitude, or neither."))
+        if (
+            lat is None
+            and lon is None
+            and not cleaned.get("place")
+            and not (self.has_error("lat") or self.has_error("lon"))
+        ):
+            raise ValidationError(
+                _("Say where: tap the map, use your position, or name the place."),
+                code="no_place",
+            )
+        return cleaned

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search.views import cases, dashboard, mutual_aid, planning, supervision
+from search.views import cases, dashboard, mutual_aid, planning, public, supervision
 from search.views import field as field_views
 
 urlpatterns = [
@@ -55,4 +55,14 @@ urlpatterns += [
     path("orders/<int:order_id>/<slug:action>/", supervision.order_act, name="order_act"),
     path("supervision/", dashboard.dashboard, name="dashboard"),
     path("supervision/figures.csv", dashboard.dashboard_csv, name="dashboard_csv"),
+]
+
+# The public side: no sign-in, no session.
+urlpatterns += [
+    path("alerts/", public.alert_index, name="public_alert_index"),
+    path("alerts/feed.atom", public.alert_feed, name="public_alert_feed"),
+    path("alerts/<slug:identifier>.xml", public.alert_cap, name="public_alert_cap"),
+    path("alerts/<slug:identifier>/", public.alert_page, name="public_alert"),
+    path("alerts/<slug:identifier>/tip/", public.alert_tip, name="public_alert_tip"),
+    path("alerts/<slug:identifier>/photo/", public.alert_photo, name="public_alert_photo"),
 ]

@@ -136,7 +136,7 @@ def default_texts(case: Case) -> dict[str, str]:
         "clothing": case.clothing,
         "description": "; ".join(part for part in looks if part),
         "place": "",
-        "phone": case.organisation.phone or settings.PUBLIC_ALERT["DEFAULT_PHONE"],
+        "phone": settings.PUBLIC_ALERT["DEFAULT_PHONE"],
     }
 
 
