@@ -91,7 +91,17 @@ def objects_behind_every_route(case, *, coordinator, field_user) -> dict[str, ob
         deadline=case.created_at + timedelta(days=1),
         desk=supervisor.organisation,
     )
+    from search.services import public
+
+    alert = public.alert_publish(
+        origin=Origin(actor=coordinator),
+        case=case,
+        draft=public.AlertDraft(
+            clearance=["photo", "given_name"] if case.photo else ["given_name"]
+        ),
+    )
     return {
+        "identifier": alert.identifier,
         "order_id": order.pk,
         "action": "acknowledge",
         "pk": case.pk,

@@ -137,6 +137,19 @@ admin/search/outboxmessage/                             GET    login login login
 admin/search/inboxmessage/                              GET    login login login login login login ok    login login login login login login
 /api/v1/auth/token/                                     POST   ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
 # Revoking needs the token itself (a session is not enough): the sign-in tests cover it.
+# The public side: everyone, signed in or not, the same.
+alerts/                                                 GET    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
+alerts/                                                 POST   405   405   405   405   405   405   405   405   405   405   405   405   405
+alerts/feed.atom                                        GET    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
+alerts/feed.atom                                        POST   405   405   405   405   405   405   405   405   405   405   405   405   405
+alerts/<slug:identifier>.xml                            GET    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
+alerts/<slug:identifier>.xml                            POST   405   405   405   405   405   405   405   405   405   405   405   405   405
+alerts/<slug:identifier>/                               GET    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
+alerts/<slug:identifier>/                               POST   405   405   405   405   405   405   405   405   405   405   405   405   405
+alerts/<slug:identifier>/photo/                         GET    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
+alerts/<slug:identifier>/photo/                         POST   405   405   405   405   405   405   405   405   405   405   405   405   405
+alerts/<slug:identifier>/tip/                           GET    405   405   405   405   405   405   405   405   405   405   405   405   405
+alerts/<slug:identifier>/tip/                           POST   ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok
 /api/v1/auth/token/revoke/                              POST   401   401   401   401   401   401   401   401   401   401   401   401   401
 /api/v1/auth/token/revoke-all/                          POST   401   401   401   401   401   401   401   401   401   401   401   401   401
 /api/v1/cases/                                          GET    401   ok    ok    ok    403   403   403   ok    ok    ok    403   403   401
@@ -228,7 +241,13 @@ def _user(username, organisation, role):
 
 
 @pytest.fixture
-def world(demo_world):
+def world(demo_world, settings):
+    # Every caller posts one tip: the table checks doors, not the tip rate limits.
+    settings.PUBLIC_ALERT = {
+        **settings.PUBLIC_ALERT,
+        "TIP_RATE_PER_ADDRESS": "1000/m",
+        "TIP_RATE_PER_ALERT": "1000/m",
+    }
     dsx = Organisation.objects.get(code="DSX")
     xsx = Organisation.objects.get(code="XSX")
     coordinator = User.objects.get(username="coordinator")
