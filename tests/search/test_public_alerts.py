@@ -2,7 +2,6 @@
 parser; updates, widening and ends are new messages; the public page and its tips."""
 
 import io
-import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
 
@@ -295,7 +294,7 @@ def test_the_feed_links_each_alert_to_its_page_and_its_cap_message(world, client
     alert = _publish(world)
     response = client.get("/alerts/feed.atom")
     assert response["Content-Type"].startswith("application/atom+xml")
-    entries = ET.fromstring(response.content).findall(f"{ATOM}entry")
+    entries = etree.fromstring(response.content).findall(f"{ATOM}entry")
     assert len(entries) == 1
     links = {link.get("type"): link.get("href") for link in entries[0].findall(f"{ATOM}link")}
     assert links[None].endswith(alert.get_absolute_url())
