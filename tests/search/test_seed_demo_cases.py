@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import call_command
 
-from search.models import Case, CaseEvent, SupervisionOrder
+from search.models import Case, CaseEvent, PublicAlert, SupervisionOrder
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +21,12 @@ def test_demo_cases_are_filed_once_through_the_services(demo_world):
     assert CaseEvent.objects.filter(kind="created").count() == 8
     order = SupervisionOrder.objects.get()
     assert order.addressee_user.username == "coordinator"
+    # One public alert, so a newcomer sees the feed and the public page at once.
+    alert = PublicAlert.objects.active().get()
+    assert alert.content["name"] == "小明" and alert.messages.get().msg_type == "Alert"
     call_command("seed_demo_cases", allow_production=True, verbosity=0)
     assert Case.objects.count() == 8 and SupervisionOrder.objects.count() == 1
+    assert PublicAlert.objects.count() == 1
 
 
 def test_demo_cases_refuse_with_debug_off(demo_world):

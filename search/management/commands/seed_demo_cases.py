@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from search.geo import SRID
 from search.models import Case
-from search.services import intake, lifecycle, supervision
+from search.services import intake, lifecycle, public, supervision
 from search.services.timeline import Origin
 
 # (name, category, age, hours since last seen, lon, lat, self-harm risk)
@@ -86,5 +86,18 @@ class Command(BaseCommand):
             deadline=now + timedelta(hours=2),
             desk=Organisation.objects.get(pk=coordinator.organisation_id),
             person=coordinator,
+        )
+        # One public alert, so the feed and the public page show something at once.
+        public.alert_publish(
+            origin=Origin(actor=coordinator),
+            case=opened[0],
+            draft=public.AlertDraft(
+                clearance=["given_name", "age", "sex", "clothing", "place", "phone"],
+                texts={
+                    "clothing": "红色外套，蓝色牛仔裤，白色运动鞋",
+                    "place": "云龙区，彭园附近",
+                    "phone": "0516-83000110",
+                },
+            ),
         )
         return len(OPEN) + len(ENDED)
