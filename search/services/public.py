@@ -9,6 +9,7 @@ moves the search (areas.sighting_confirm) or reaches a partner (outbound.sightin
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,11 +98,9 @@ def radius_km(case: Case, at: datetime) -> int:
     elapsed_h = max((at - case.last_seen_at).total_seconds(), 0) / 3600
     age = case.age_on(timezone.localdate(at))
     is_child = case.category in CHILD_CATEGORIES or (age is not None and age < 18)
-    schedule = (
-        settings.PUBLIC_ALERT["CHILD_RADII_KM"]
-        if is_child
-        else settings.PUBLIC_ALERT["OTHER_RADII_KM"]
-    )
+    schedule: Sequence[tuple[float | None, int]] = settings.PUBLIC_ALERT[  # type: ignore[assignment]  # the settings dict mixes value types
+        "CHILD_RADII_KM" if is_child else "OTHER_RADII_KM"
+    ]
     for hours, km in schedule:
         if hours is None or elapsed_h <= hours:
             return int(km)
@@ -136,7 +135,7 @@ def default_texts(case: Case) -> dict[str, str]:
         "clothing": case.clothing,
         "description": "; ".join(part for part in looks if part),
         "place": "",
-        "phone": settings.PUBLIC_ALERT["DEFAULT_PHONE"],
+        "phone": str(settings.PUBLIC_ALERT["DEFAULT_PHONE"]),
     }
 
 
@@ -196,7 +195,7 @@ def _centre(case: Case) -> Point:
 def _copy_photo(alert: PublicAlert, case: Case) -> None:
     with case.photo.open("rb") as source:
         data = source.read()
-    extension = case.photo.name.rsplit(".", 1)[-1].lower()
+    extension = (case.photo.name or "").rsplit(".", 1)[-1].lower()
     alert.photo.save(f"{alert.identifier}.{extension}", ContentFile(data), save=False)
     alert.photo_size = len(data)
     # CAP 1.2 names SHA-1 as the resource digest.
@@ -221,7 +220,7 @@ def _message_write(
     )
     content = dict(alert.content)
     if "photo" in alert.clearance and alert.photo:
-        extension = alert.photo.name.rsplit(".", 1)[-1].lower()
+        extension = (alert.photo.name or "").rsplit(".", 1)[-1].lower()
         content["photo"] = {
             "mime": PHOTO_MIME.get(extension, "image/jpeg"),
             "size": alert.photo_size,
@@ -472,7 +471,7 @@ def tip_record(*, alert: PublicAlert, tip: TipInput, now: datetime | None = None
 
 
 @transaction.atomic
-def sighting_confirm(*, origin: Origin, sighting: Sighting):
+def sighting_confirm(*, origin: Origin, sighting: Sighting) -> SearchArea | None:
     """Confirm a sighting (areas.sighting_confirm); a public tip then also reaches the partners,
     which an unconfirmed one never does."""
     area = areas.sighting_confirm(origin=origin, sighting=sighting)
