@@ -423,3 +423,28 @@ def test_an_unknown_alert_is_404_everywhere(client, db):
     for path in ("/alerts/nope/", "/alerts/nope.xml", "/alerts/nope/photo/"):
         assert client.get(path).status_code == 404
     assert client.post("/alerts/nope/tip/", {}).status_code == 404
+
+
+def test_a_tip_reaches_a_partner_only_once_a_coordinator_confirms_it(world, client):
+    from search.models import OutboxMessage
+    from tests.factories import AidRequestFactory
+    from tests.search.federation.conftest import make_partner
+
+    partner = make_partner("PTP", 34.65).partner
+    request = AidRequestFactory(
+        direction="outbound", partner=partner, case=world["case"], status="active"
+    )
+    alert = _publish(world)
+    assert _tip(client, alert).status_code == 303
+    tip = Sighting.objects.get()
+    assert not OutboxMessage.objects.filter(request=request, type="sighting").exists()
+    assert world["case"].areas.filter(is_current=True).get().reason == "initial"
+
+    area = public.sighting_confirm(origin=Origin(actor=world["coordinator"]), sighting=tip)
+    assert area is not None and area.reason == "sighting"
+    sent = OutboxMessage.objects.get(request=request, type="sighting")
+    assert "confirmed" in str(sent.body)
+    assert "13800001111" not in str(sent.body)  # the tipster's phone stays with us
+    # A second confirmation changes nothing and sends nothing more.
+    assert public.sighting_confirm(origin=Origin(actor=world["coordinator"]), sighting=tip) is None
+    assert OutboxMessage.objects.filter(request=request, type="sighting").count() == 1
