@@ -42,7 +42,7 @@ def _sub(parent, tag: str, text=None):
     return element
 
 
-def _facts(content: dict) -> list[str]:
+def facts(content: dict) -> list[str]:
     """Return the cleared facts as sentences in the active language."""
     facts = []
     if content.get("name"):
@@ -116,7 +116,7 @@ def _info(alert_el, message: PublicAlertMessage, *, language: str, public_url: s
     elif ended:
         _sub(info, "description", _("This alert has been withdrawn."))
     else:
-        _sub(info, "description", "\n".join(_facts(content)))
+        _sub(info, "description", "\n".join(facts(content)))
         if content.get("phone"):
             instruction = _(
                 "If you have seen this person, call %(phone)s or tell us on the alert page."

@@ -73,6 +73,20 @@ def _alert_or_404(identifier: str) -> PublicAlert:
     )
 
 
+def _active_with_messages():
+    """Active alerts, newest first, each with its messages in two queries in all."""
+    return (
+        PublicAlert.objects.active()
+        .select_related("case__organisation")
+        .prefetch_related("messages")
+        .order_by("-published_at")
+    )
+
+
+def _last(alert: PublicAlert) -> PublicAlertMessage | None:
+    return max(alert.messages.all(), key=lambda m: m.number, default=None)
+
+
 def _display(content: dict) -> list[tuple[str, str]]:
     rows = []
     if content.get("name"):
@@ -136,14 +150,10 @@ def _alert_context(request, alert: PublicAlert, language: str, **extra) -> dict:
 @cache_control(public=True, max_age=60)
 def alert_index(request):
     language = _activate_language(request)
-    alerts = list(
-        PublicAlert.objects.active()
-        .select_related("case__organisation")
-        .order_by("-published_at")[:100]
-    )
+    alerts = list(_active_with_messages()[:100])
     items = []
     for alert in alerts:
-        last = alert.messages.order_by("-number").first()
+        last = _last(alert)
         items.append({"alert": alert, "headline": cap.headline(last) if last else ""})
     other = "en" if language == "zh-hans" else "zh-hans"
     return _page(
@@ -329,14 +339,11 @@ def alert_feed(request):
         feed_url=root + reverse("public_alert_feed"),
         feed_guid=root + reverse("public_alert_feed"),
     )
-    alerts = (
-        PublicAlert.objects.active().select_related("case__organisation").order_by("-published_at")
-    )
-    for alert in alerts[:200]:
-        last = alert.messages.order_by("-number").first()
+    for alert in _active_with_messages()[:200]:
+        last = _last(alert)
         if last is None or last.msg_type == CapMsgType.CANCEL:
             continue
-        facts = cap._facts(last.content)
+        facts = cap.facts(last.content)
         feed.add_item(
             title=cap.headline(last),
             link=root + alert.get_absolute_url(),
