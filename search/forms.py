@@ -706,6 +706,17 @@ class FiguresForm(forms.Form):
         return start, end
 
 
+def _coordinate_field(label, limit: int, message) -> forms.FloatField:
+    """An optional coordinate between -limit and limit, refused with one message either side."""
+    return forms.FloatField(
+        label=label,
+        required=False,
+        min_value=-limit,
+        max_value=limit,
+        error_messages={"min_value": message, "max_value": message},
+    )
+
+
 class TipForm(forms.Form):
     """A tip from the public page: when, where, what; a photo and a phone if they want."""
 
@@ -717,26 +728,8 @@ class TipForm(forms.Form):
     place = forms.CharField(
         label=_("Where? (street, landmark, station)"), max_length=200, required=False
     )
-    lat = forms.FloatField(
-        label=_("Latitude"),
-        required=False,
-        min_value=-90,
-        max_value=90,
-        error_messages={
-            "min_value": _("The latitude must be between -90 and 90."),
-            "max_value": _("The latitude must be between -90 and 90."),
-        },
-    )
-    lon = forms.FloatField(
-        label=_("Longitude"),
-        required=False,
-        min_value=-180,
-        max_value=180,
-        error_messages={
-            "min_value": _("The longitude must be between -180 and 180."),
-            "max_value": _("The longitude must be between -180 and 180."),
-        },
-    )
+    lat = _coordinate_field(_("Latitude"), 90, _("The latitude must be between -90 and 90."))
+    lon = _coordinate_field(_("Longitude"), 180, _("The longitude must be between -180 and 180."))
     description = forms.CharField(
         label=_("What did you see?"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )

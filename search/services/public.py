@@ -285,10 +285,7 @@ def alert_publish(
         raise ValidationError(
             _("The case has an active alert already: update it instead.")
         ) from exc
-    message = _message_write(
-        alert, msg_type=CapMsgType.ALERT, reason=PublicAlertReason.PUBLISHED, now=now
-    )
-    _record(case, origin, alert, message)
+    _send(alert, origin, msg_type=CapMsgType.ALERT, reason=PublicAlertReason.PUBLISHED, now=now)
     return alert
 
 
@@ -312,10 +309,9 @@ def alert_update(
     alert.version = F("version") + 1
     alert.save()
     alert.refresh_from_db()
-    message = _message_write(
-        alert, msg_type=CapMsgType.UPDATE, reason=PublicAlertReason.UPDATED, now=now
+    message = _send(
+        alert, origin, msg_type=CapMsgType.UPDATE, reason=PublicAlertReason.UPDATED, now=now
     )
-    _record(case, origin, alert, message)
     return message
 
 
@@ -344,14 +340,16 @@ def alert_end(
     alert.save()
     alert.refresh_from_db()
     reason = PublicAlertReason.FOUND if found else PublicAlertReason.WITHDRAWN
-    message = _message_write(alert, msg_type=CapMsgType.CANCEL, reason=reason, now=now)
-    _record(alert.case, origin, alert, message)
-    return message
+    return _send(alert, origin, msg_type=CapMsgType.CANCEL, reason=reason, now=now)
 
 
-def _record(case: Case, origin: Origin, alert: PublicAlert, message: PublicAlertMessage) -> None:
+def _send(
+    alert: PublicAlert, origin: Origin, *, msg_type: str, reason: str, now: datetime
+) -> PublicAlertMessage:
+    """Write the alert's next message and put it on the case's timeline."""
+    message = _message_write(alert, msg_type=msg_type, reason=reason, now=now)
     event_record(
-        case=case,
+        case=alert.case,
         kind=EventKind.PUBLIC_ALERT,
         origin=origin,
         data={
@@ -363,6 +361,7 @@ def _record(case: Case, origin: Origin, alert: PublicAlert, message: PublicAlert
             "radius_km": message.radius_km,
         },
     )
+    return message
 
 
 def alerts_tick(*, now: datetime | None = None) -> dict[str, int]:
@@ -391,10 +390,13 @@ def alerts_tick(*, now: datetime | None = None) -> dict[str, int]:
                     locked = _locked_active(alert, None)
                 except ValidationError:
                     continue
-                message = _message_write(
-                    locked, msg_type=CapMsgType.UPDATE, reason=PublicAlertReason.WIDENED, now=now
+                _send(
+                    locked,
+                    Origin.system(),
+                    msg_type=CapMsgType.UPDATE,
+                    reason=PublicAlertReason.WIDENED,
+                    now=now,
                 )
-                _record(case, Origin.system(), locked, message)
                 widened += 1
     return {"widened": widened, "ended": ended}
 

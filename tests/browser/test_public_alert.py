@@ -2,31 +2,22 @@
 the cleared facts, the QR code and share link, a tip sent by tapping the map or typing
 coordinates, a bad tip refused with nothing stored, and no cookie at any point."""
 
-import io
 from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from PIL import Image
 
 from search.models import Sighting
 from search.services import public
 from search.services.timeline import Origin
 from tests.browser.conftest import PHONE, a11y_problems, phone_context
-from tests.factories import CaseFactory, OrganisationFactory, SearchAreaFactory, UserFactory
+from tests.search.public_world import SECRETS as PLANTED
+from tests.search.public_world import child_case, draft
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Never cleared for the public: none of it may reach the page.
-SECRETS = ("REPORTER-SECRET", "+8613912345678", "MEDICAL-SECRET", "EXACT-ADDRESS-SECRET")
-
-
-def _jpeg() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (48, 64), (200, 30, 30)).save(out, format="JPEG")
-    return out.getvalue()
+SECRETS = tuple(PLANTED.values())
 
 
 @pytest.fixture
@@ -35,42 +26,12 @@ def alert(settings, tmp_path):
     cache.clear()
     settings.PUBLIC_ALERT = {**settings.PUBLIC_ALERT, "TIP_RATE_PER_ADDRESS": "100/m"}
     settings.MEDIA_ROOT = str(tmp_path)
-    city = OrganisationFactory(code="PUB")
-    coordinator = UserFactory(organisation=city, roles=["coordinator"])
-    case = CaseFactory(
-        organisation=city,
-        subject_name="张小明",
-        category="child",
-        estimated_age=8,
-        height_cm=128,
-        clothing="Red jacket, blue trousers",
-        reporter_name=SECRETS[0],
-        reporter_phone=SECRETS[1],
-        medical_needs=SECRETS[2],
-        last_seen_place=SECRETS[3],
-    )
-    case.photo.save("p.jpg", SimpleUploadedFile("p.jpg", _jpeg()), save=True)
-    SearchAreaFactory(case=case)
+    world = child_case(photo_size=(48, 64))
+    coordinator, case = world["coordinator"], world["case"]
     return public.alert_publish(
         origin=Origin(actor=coordinator),
         case=case,
-        draft=public.AlertDraft(
-            clearance=[
-                "photo",
-                "given_name",
-                "age",
-                "sex",
-                "height_cm",
-                "clothing",
-                "place",
-                "phone",
-            ],
-            texts={
-                "clothing": "红色外套 Red jacket",
-                "place": "云龙区 湖边 Yunlong, by the lake",
-                "phone": "0516-110",
-            },
-        ),
+        draft=draft(clothing="红色外套 Red jacket", place="云龙区 湖边 Yunlong, by the lake"),
     )
 
 

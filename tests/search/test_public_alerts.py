@@ -18,30 +18,14 @@ from search.choices import AlertKind, CaseStatus, EventKind, PublicAlertStatus
 from search.models import Alert, CaseEvent, PublicAlert, Sighting
 from search.services import public
 from search.services.timeline import Origin
-from tests.factories import CaseFactory, OrganisationFactory, SearchAreaFactory, UserFactory
+from tests.factories import CaseFactory
+from tests.search.public_world import SECRETS, child_case, draft
 
 pytestmark = pytest.mark.django_db
 
 CAP_XSD = etree.XMLSchema(etree.parse(str(Path(__file__).parents[1] / "data" / "CAP-v1.2.xsd")))
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 ATOM = "{http://www.w3.org/2005/Atom}"
-# Values planted in every field that must never leave through an alert.
-SECRETS = {
-    "reporter_name": "REPORTER-SECRET",
-    "reporter_phone": "+8613912345678",
-    "medical_needs": "MEDICAL-SECRET",
-    "medication": "MEDICATION-SECRET",
-    "field_notes": "FIELDNOTE-SECRET",
-    "circumstances": "CIRCUMSTANCE-SECRET",
-    "last_seen_place": "EXACT-ADDRESS-SECRET",
-    "distinguishing_marks": "MARK-SECRET",
-}
-
-
-def _jpeg(colour=(200, 30, 30)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (32, 32), colour).save(out, format="JPEG")
-    return out.getvalue()
 
 
 @pytest.fixture(autouse=True)
@@ -55,33 +39,11 @@ def _fresh_rate_counts():
 @pytest.fixture
 def world(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    city = OrganisationFactory(code="PUB")
-    coordinator = UserFactory(organisation=city, roles=["coordinator"])
-    clerk = UserFactory(organisation=city, roles=["clerk"])
-    case = CaseFactory(
-        organisation=city,
-        subject_name="张小明",
-        category="child",
-        estimated_age=8,
-        height_cm=128,
-        clothing="Red jacket, blue trousers",
-        **SECRETS,
-    )
-    case.photo.save("p.jpg", SimpleUploadedFile("p.jpg", _jpeg()), save=True)
-    SearchAreaFactory(case=case)
-    return {"city": city, "coordinator": coordinator, "clerk": clerk, "case": case}
+    return child_case()
 
 
 def _draft(**texts):
-    return public.AlertDraft(
-        clearance=["photo", "given_name", "age", "sex", "height_cm", "clothing", "place", "phone"],
-        texts={
-            "clothing": "Red jacket",
-            "place": "Yunlong district, near the lake",
-            "phone": "0516-110",
-            **texts,
-        },
-    )
+    return draft(**texts)
 
 
 def _publish(world, draft=None):
