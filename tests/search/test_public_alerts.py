@@ -410,3 +410,33 @@ def test_a_tip_reaches_a_partner_only_once_a_coordinator_confirms_it(world, clie
     # A second confirmation changes nothing and sends nothing more.
     assert public.sighting_confirm(origin=Origin(actor=world["coordinator"]), sighting=tip) is None
     assert OutboxMessage.objects.filter(request=request, type="sighting").count() == 1
+
+
+@pytest.mark.parametrize("priority", [1, 2, 3])
+@pytest.mark.parametrize("with_area", [True, False])
+def test_every_kind_of_message_validates(world, priority, with_area):
+    case = world["case"]
+    case.priority = priority
+    case.save()
+    if not with_area:
+        case.areas.all().delete()
+    alert = _publish(
+        world,
+        public.AlertDraft(clearance=["name", "description"], texts={"description": "短发 & <b>"}),
+    )
+    public.alerts_tick(now=timezone.now() + timedelta(hours=5))
+    alert.refresh_from_db()
+    public.alert_end(origin=Origin(actor=world["coordinator"]), alert=alert, found=False)
+    messages = list(alert.messages.order_by("number"))
+    assert [m.reason for m in messages] == ["published", "widened", "withdrawn"]
+    for message in messages:
+        root = _valid(_xml(message))
+        CAPParser(_xml(message).decode())
+        polygon = root.find(f"{CAP}info/{CAP}area/{CAP}polygon")
+        assert (polygon is not None) == (with_area and message.reason != "withdrawn")
+    first = _valid(_xml(messages[0])).find(f"{CAP}info")
+    assert (
+        first.findtext(f"{CAP}urgency") == {1: "Immediate", 2: "Immediate", 3: "Expected"}[priority]
+    )
+    assert first.findtext(f"{CAP}severity") == {1: "Extreme", 2: "Severe", 3: "Moderate"}[priority]
+    assert "短发 & <b>" in first.findtext(f"{CAP}description")
