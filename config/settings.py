@@ -410,6 +410,10 @@ FEDERATION = {
     "ESCALATE_AFTER_MINUTES": env_int("FEDERATION_ESCALATE_AFTER_MINUTES", 15),
 }
 
+# The domain part of the PFIF record ids Beacon writes ("<domain>/<case reference>"): a
+# registry keeps records from many places apart by it, so each deployment names its own.
+PFIF_DOMAIN = os.environ.get("PFIF_DOMAIN", "beacon.local")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search.views import cases, dashboard, mutual_aid, planning, supervision
+from search.views import cases, dashboard, interchange, mutual_aid, planning, supervision
 from search.views import field as field_views
 
 urlpatterns = [
@@ -55,4 +55,11 @@ urlpatterns += [
     path("orders/<int:order_id>/<slug:action>/", supervision.order_act, name="order_act"),
     path("supervision/", dashboard.dashboard, name="dashboard"),
     path("supervision/figures.csv", dashboard.dashboard_csv, name="dashboard_csv"),
+]
+
+urlpatterns += [
+    path("pfif/import/", interchange.pfif_import, name="pfif_import"),
+    path("drafts/", interchange.draft_list, name="draft_list"),
+    path("drafts/<int:draft_id>/", interchange.draft_detail, name="draft_detail"),
+    path("drafts/<int:draft_id>/discard/", interchange.draft_discard, name="draft_discard"),
 ]
