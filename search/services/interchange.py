@@ -144,7 +144,7 @@ def pfif_import(
     }
     existing = {
         draft.person_record_id: draft
-        for draft in DraftReport.objects.select_for_update()
+        for draft in DraftReport.objects.select_for_update(of=("self",))
         .select_related("case")
         .filter(organisation=organisation, person_record_id__in=record_ids)
     }
@@ -237,7 +237,9 @@ def draft_case_values(draft: DraftReport) -> dict[str, Any]:
 def _locked_draft(actor: Any, draft: DraftReport) -> DraftReport:
     if not permissions.can_file_cases(actor):
         raise PermissionDenied(_("Only intake clerks and coordinators may confirm drafts."))
-    current = DraftReport.objects.select_for_update().select_related("case").get(pk=draft.pk)
+    current = (
+        DraftReport.objects.select_for_update(of=("self",)).select_related("case").get(pk=draft.pk)
+    )
     if current.organisation_id not in organisation_tree_ids(actor.organisation):
         raise PermissionDenied(_("This draft belongs to another organisation."))
     if current.status == DraftStatus.CONFIRMED:
@@ -443,8 +445,7 @@ def case_pfif_person(case: Case) -> PfifPerson:
         author_name=case.organisation.name,
         source_name=case.organisation.name,
         source_date=pfif_time(case.created_at),
-        full_name=case.reference,
-        **_public_person_fields(content),
+        **({"full_name": case.reference} | _public_person_fields(content)),
     )
     events = case.events.filter(kind__in=_STATUS_KINDS).order_by("seq")
     notes = [(e.created_at, _status_note(case, e, content)) for e in events]
