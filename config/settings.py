@@ -316,6 +316,9 @@ MAP = {
 # The largest upload Django holds in memory; photos above this spill to a temporary file.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# API paths that take a larger body than DATA_UPLOAD_MAX_MEMORY_SIZE (read as a stream, never
+# loaded by Django whole): a registry's PFIF document may be up to 5 MB.
+API_BODY_LIMITS = {"/api/v1/pfif/import/": 5 * 1024 * 1024}
 
 REST_FRAMEWORK = {
     # Token first, so an anonymous call gets 401 with WWW-Authenticate rather than 403.

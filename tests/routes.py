@@ -81,9 +81,7 @@ def objects_behind_every_route(case, *, coordinator, field_user) -> dict[str, ob
         reason="border",
     )
     from accounts.models import User
-    from search.services import supervision
-
-    from search.services import interchange
+    from search.services import interchange, supervision
 
     interchange.pfif_import(
         origin=Origin(actor=coordinator),
