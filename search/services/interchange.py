@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
@@ -29,7 +29,7 @@ from search.choices import (
     Sex,
     SightingKind,
 )
-from search.models import Case, DraftReport
+from search.models import Case, CaseEvent, DraftReport, Sighting
 from search.pfif import (
     PfifDocument,
     PfifNote,
@@ -45,11 +45,11 @@ from search.services.timeline import Origin, event_record
 
 # The draft's text fields and their limits, checked before saving so that the clerk reads which
 # person was too long rather than a database error.
-_LIMITED = [
-    f.name
-    for f in DraftReport._meta.get_fields()
-    if getattr(f, "max_length", None) and f.get_internal_type() in ("CharField", "TextField")
-]
+_LIMITS: dict[str, int] = {
+    f.name: f.max_length
+    for f in DraftReport._meta.concrete_fields
+    if isinstance(f, models.CharField | models.TextField) and f.max_length
+}
 _HOME_PARTS = (
     "home_street",
     "home_neighborhood",
@@ -102,9 +102,8 @@ def _draft_values(person: PfifPerson, *, source_label: str) -> dict[str, Any]:
 
 
 def _check_lengths(values: dict[str, Any], *, where: str) -> None:
-    for name in _LIMITED:
+    for name, limit in _LIMITS.items():
         value = values.get(name)
-        limit = DraftReport._meta.get_field(name).max_length
         if isinstance(value, str) and len(value) > limit:
             raise _refuse(
                 _("%(person)s: %(field)s is longer than %(limit)d characters.")
@@ -119,6 +118,11 @@ def _merged_notes(old: list[dict], new: list[PfifNote]) -> list[dict]:
     for note in new:
         notes[note.note_record_id] = note.as_dict()
     return list(notes.values())
+
+
+def _reference(draft: DraftReport) -> str:
+    # A confirmed draft always names its case (a check constraint says so).
+    return draft.case.reference if draft.case else ""
 
 
 def _check_importer(actor: Any, organisation: Organisation) -> None:
@@ -178,7 +182,7 @@ def pfif_import(
             created += 1
         elif draft.status == DraftStatus.CONFIRMED:
             skipped.append(
-                (record_id, _("already confirmed as case %(ref)s") % {"ref": draft.case.reference})
+                (record_id, _("already confirmed as case %(ref)s") % {"ref": _reference(draft)})
             )
         elif draft.status == DraftStatus.DISCARDED:
             skipped.append((record_id, _("discarded earlier")))
@@ -244,8 +248,7 @@ def _locked_draft(actor: Any, draft: DraftReport) -> DraftReport:
         raise PermissionDenied(_("This draft belongs to another organisation."))
     if current.status == DraftStatus.CONFIRMED:
         raise ValidationError(
-            _("This draft was already confirmed as case %(ref)s.")
-            % {"ref": current.case.reference},
+            _("This draft was already confirmed as case %(ref)s.") % {"ref": _reference(current)},
             code="confirmed",
         )
     if current.status == DraftStatus.DISCARDED:
@@ -343,7 +346,10 @@ _OUTCOME_TEXT = {
     Outcome.NOT_FOUND: "Search suspended, not found.",
     Outcome.WITHDRAWN: "Report withdrawn.",
 }
-_SIGHTING_TEXT = {SightingKind.SIGHTING: "Sighting of the person", SightingKind.CLUE: "Clue"}
+_SIGHTING_TEXT: dict[str, str] = {
+    SightingKind.SIGHTING: "Sighting of the person",
+    SightingKind.CLUE: "Clue",
+}
 _STATUS_KINDS = (
     EventKind.CREATED,
     EventKind.FOUND_REPORTED,
@@ -388,7 +394,7 @@ def _missing_text(content: dict) -> str:
     return text
 
 
-def _status_note(case: Case, event, content: dict) -> PfifNote:
+def _status_note(case: Case, event: CaseEvent, content: dict) -> PfifNote:
     status, text = "", ""
     if event.kind == EventKind.CREATED:
         status, text = "believed_missing", _missing_text(content)
@@ -411,7 +417,7 @@ def _status_note(case: Case, event, content: dict) -> PfifNote:
     )
 
 
-def _sighting_note(case: Case, sighting, content: dict) -> PfifNote:
+def _sighting_note(case: Case, sighting: Sighting, content: dict) -> PfifNote:
     text = f"{_SIGHTING_TEXT[sighting.kind]}, seen {pfif_time(sighting.seen_at)}"
     rough = ""
     if content.get("place"):
@@ -445,8 +451,10 @@ def case_pfif_person(case: Case) -> PfifPerson:
         author_name=case.organisation.name,
         source_name=case.organisation.name,
         source_date=pfif_time(case.created_at),
-        **({"full_name": case.reference} | _public_person_fields(content)),
+        full_name=case.reference,
     )
+    for name, value in _public_person_fields(content).items():
+        setattr(person, name, value)
     events = case.events.filter(kind__in=_STATUS_KINDS).order_by("seq")
     notes = [(e.created_at, _status_note(case, e, content)) for e in events]
     if content:
