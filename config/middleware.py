@@ -23,7 +23,7 @@ class ApiBodyLimitMiddleware:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
-            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            limit = settings.API_BODY_LIMITS.get(request.path, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
             if length > limit:
                 return JsonResponse(
                     {

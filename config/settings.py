@@ -323,6 +323,9 @@ MAP = {
 # The largest upload Django holds in memory; photos above this spill to a temporary file.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# API paths that take a larger body than DATA_UPLOAD_MAX_MEMORY_SIZE (read as a stream, never
+# loaded by Django whole): a registry's PFIF document may be up to 5 MB.
+API_BODY_LIMITS = {"/api/v1/pfif/import/": 5 * 1024 * 1024}
 
 REST_FRAMEWORK = {
     # Token first, so an anonymous call gets 401 with WWW-Authenticate rather than 403.
@@ -416,6 +419,10 @@ FEDERATION = {
     # A request the partner has not accepted or declined in this time is flagged to coordinators.
     "ESCALATE_AFTER_MINUTES": env_int("FEDERATION_ESCALATE_AFTER_MINUTES", 15),
 }
+
+# The domain part of the PFIF record ids Beacon writes ("<domain>/<case reference>"): a
+# registry keeps records from many places apart by it, so each deployment names its own.
+PFIF_DOMAIN = os.environ.get("PFIF_DOMAIN", "beacon.local")
 
 LOGGING = {
     "version": 1,

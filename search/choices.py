@@ -297,3 +297,9 @@ class PublicAlertReason(models.TextChoices):
     WIDENED = "widened", _("Alert area widened")
     FOUND = "found", _("Person found")
     WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class DraftStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    CONFIRMED = "confirmed", _("Confirmed as a case")
+    DISCARDED = "discarded", _("Discarded")

@@ -770,3 +770,33 @@ class TipForm(forms.Form):
                 code="no_place",
             )
         return cleaned
+class PfifUploadForm(forms.Form):
+    document = forms.FileField(
+        label=_("PFIF document"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xml,application/xml,text/xml"}),
+        help_text=_("PFIF 1.2, 1.3 or 1.4 XML from another person registry, at most 5 MB."),
+    )
+    source = forms.CharField(
+        label=_("Registry name"),
+        max_length=200,
+        required=False,
+        help_text=_("Kept with each person whose record does not name its source."),
+    )
+
+    def clean_document(self):
+        from search.pfif import MAX_DOCUMENT_BYTES
+
+        document = self.cleaned_data["document"]
+        # Checked before reading: the file is never loaded whole if it is too large.
+        if document.size > MAX_DOCUMENT_BYTES:
+            raise ValidationError(
+                _("The document is larger than %(mb)d MB.") % {"mb": MAX_DOCUMENT_BYTES // 2**20}
+            )
+        return document
+
+
+class DraftConfirmForm(CaseForm):
+    """The report form over an imported draft: what the registry said comes pre-filled, the
+    clerk adds what a case needs (category, last seen where and when, reporter)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)

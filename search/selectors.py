@@ -27,8 +27,10 @@ from search.choices import (
 from search.models import (
     Alert,
     Case,
+    DraftReport,
     MutualAidRequest,
     OutboxMessage,
+    PublicAlert,
     Sector,
     SupervisionOrder,
     Task,
@@ -534,3 +536,23 @@ def crisis_queue_longest_waiting(user: User) -> CaseQuerySet:
         .annotate(waiting_since=Coalesce("last_contact_at", "created_at"))
         .order_by("waiting_since", "pk")
     )
+
+
+def public_content_of(case: Case) -> dict:
+    """Return what the public may know of the case: the content of its active public alert,
+    else of its most recent one, else {}. "photo" is True in it when a photo was cleared."""
+    alerts = PublicAlert.objects.filter(case=case).only("content", "clearance")
+    alert = alerts.active().first() or alerts.order_by("-published_at", "-pk").first()
+    if alert is None:
+        return {}
+    content = dict(alert.content or {})
+    if "photo" in (alert.clearance or []):
+        content["photo"] = True
+    return content
+
+
+def drafts_visible_to(user: User) -> "QuerySet[DraftReport]":
+    """Return the drafts of the user's organisation tree, if the user may file reports."""
+    if not permissions.can_file_cases(user):
+        return DraftReport.objects.none()
+    return DraftReport.objects.filter(organisation_id__in=organisation_tree_ids(user.organisation))

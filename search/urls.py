@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search.views import cases, dashboard, mutual_aid, planning, public, supervision
+from search.views import cases, dashboard, interchange, mutual_aid, planning, public, supervision
 from search.views import field as field_views
 
 urlpatterns = [
@@ -65,4 +65,12 @@ urlpatterns += [
     path("alerts/<slug:identifier>/", public.alert_page, name="public_alert"),
     path("alerts/<slug:identifier>/tip/", public.alert_tip, name="public_alert_tip"),
     path("alerts/<slug:identifier>/photo/", public.alert_photo, name="public_alert_photo"),
+]
+
+# PFIF interchange: records from other registries become drafts a clerk confirms.
+urlpatterns += [
+    path("pfif/import/", interchange.pfif_import, name="pfif_import"),
+    path("drafts/", interchange.draft_list, name="draft_list"),
+    path("drafts/<int:draft_id>/", interchange.draft_detail, name="draft_detail"),
+    path("drafts/<int:draft_id>/discard/", interchange.draft_discard, name="draft_discard"),
 ]

@@ -81,8 +81,18 @@ def objects_behind_every_route(case, *, coordinator, field_user) -> dict[str, ob
         reason="border",
     )
     from accounts.models import User
-    from search.services import supervision
+    from search.services import interchange, supervision
 
+    interchange.pfif_import(
+        origin=Origin(actor=coordinator),
+        organisation=case.organisation,
+        data=(
+            b'<pfif:pfif xmlns:pfif="http://zesty.ca/pfif/1.4"><pfif:person>'
+            b"<pfif:person_record_id>routes.example/1</pfif:person_record_id>"
+            b"<pfif:source_date>2026-11-01T10:00:00Z</pfif:source_date>"
+            b"<pfif:full_name>Route Walker</pfif:full_name></pfif:person></pfif:pfif>"
+        ),
+    )
     supervisor = User.objects.get(username="supervisor")
     order = supervision.order_issue(
         origin=Origin(actor=supervisor),
@@ -103,6 +113,7 @@ def objects_behind_every_route(case, *, coordinator, field_user) -> dict[str, ob
     return {
         "identifier": alert.identifier,
         "order_id": order.pk,
+        "draft_id": case.organisation.draft_reports.get().pk,
         "action": "acknowledge",
         "pk": case.pk,
         "id": case.pk,

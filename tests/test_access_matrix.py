@@ -126,6 +126,14 @@ supervision/                                            GET    login 403   ok   
 supervision/                                            POST   login 405   405   405   405   405   405   405   405   405   405   405   login
 supervision/figures.csv                                 GET    login 403   ok    ok    403   403   403   403   ok    ok    403   403   login
 supervision/figures.csv                                 POST   login 405   405   405   405   405   405   405   405   405   405   405   login
+pfif/import/                                            GET    login ok    ok    403   403   403   403   ok    ok    403   403   403   login
+pfif/import/                                            POST   login ok    ok    403   403   403   403   ok    ok    403   403   403   login
+drafts/                                                 GET    login ok    ok    403   403   403   403   ok    ok    403   403   403   login
+drafts/                                                 POST   login 405   405   405   405   405   405   405   405   405   405   405   login
+drafts/<int:draft_id>/                                  GET    login ok    ok    403   403   403   403   404   404   403   403   403   login
+drafts/<int:draft_id>/                                  POST   login ok    ok    403   403   403   403   404   404   403   403   403   login
+drafts/<int:draft_id>/discard/                          GET    login 405   405   405   405   405   405   405   405   405   405   405   login
+drafts/<int:draft_id>/discard/                          POST   login ok    ok    403   403   403   403   404   404   403   403   403   login
 /                                                       GET    login ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    login
 /                                                       POST   login 405   405   405   405   405   405   405   405   405   405   405   login
 admin/                                                  GET    login login login login login login ok    login login login login login login
@@ -160,6 +168,7 @@ alerts/<slug:identifier>/tip/                           POST   ok    ok    ok   
 /api/v1/cases/{id}/                                     GET    401   ok    ok    ok    403   403   403   404   404   404   403   403   401
 /api/v1/cases/{id}/                                     PATCH  401   ok    ok    403   403   403   403   404   404   403   403   403   401
 /api/v1/cases/{id}/close/                               POST   401   403   ok    403   403   403   403   403   404   403   403   403   401
+/api/v1/cases/{id}/pfif/                                GET    401   ok    ok    ok    403   403   403   404   404   404   403   403   401
 /api/v1/cases/{id}/search-areas/                        GET    401   ok    ok    ok    403   403   403   404   404   404   403   403   401
 /api/v1/cases/{id}/sectors/                             GET    401   ok    ok    ok    403   403   403   404   404   404   403   403   401
 /api/v1/federation/messages/                            POST   401   401   401   401   401   401   401   401   401   401   401   401   401
@@ -170,6 +179,7 @@ alerts/<slug:identifier>/tip/                           POST   ok    ok    ok   
 /api/v1/mutual-aid/{request_id}/cancel/                 POST   401   403   ok    403   403   403   403   403   404   403   403   403   403
 /api/v1/mutual-aid/{request_id}/decline/                POST   401   403   ok    403   403   403   403   403   404   403   403   403   403
 /api/v1/mutual-aid/{request_id}/note/                   POST   401   403   ok    403   403   403   403   403   404   403   403   403   403
+/api/v1/pfif/import/                                    POST   401   ok    ok    403   403   403   403   ok    ok    403   403   403   401
 /api/v1/my/tasks/                                       GET    401   403   403   403   403   ok    403   403   403   403   403   ok    401
 """  # noqa: E501
 

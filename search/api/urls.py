@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from search.api.federation import FederationMessageView
+from search.api.interchange import PfifImportView
 from search.api.mutual_aid import MutualAidViewSet
 from search.api.views import (
     CaseSightingList,
@@ -23,5 +24,6 @@ router.register("my/tasks", MyTasksViewSet, basename="my-task")
 router.register("mutual-aid", MutualAidViewSet, basename="mutual-aid")
 urlpatterns = [
     path("federation/messages/", FederationMessageView.as_view(), name="federation-messages"),
+    path("pfif/import/", PfifImportView.as_view(), name="pfif-import"),
     *router.urls,
 ]

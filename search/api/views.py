@@ -2,8 +2,10 @@
 
 import re
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -13,10 +15,12 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.models import Role
 from search import permissions
+from search.api.interchange import PfifRenderer
 from search.api.permissions import CaseDeskPermission
 from search.api.serializers import (
     CaseCreateSerializer,
@@ -34,7 +38,7 @@ from search.filters import CaseEventFilter, CaseFilter, SightingFilter, TaskFilt
 from search.models import Case, CaseEvent, Sighting, Task
 from search.models.tasks import OPEN_TASK_STATUSES
 from search.selectors import cases_visible_to
-from search.services import intake, lifecycle
+from search.services import intake, interchange, lifecycle
 from search.services.timeline import Origin
 
 
@@ -162,6 +166,38 @@ class CaseViewSet(
         case = intake.case_open(origin=api_origin(request), data=serializer.service_input())
         body = CaseSerializer(case, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": f"{case.pk}/"})
+
+    @extend_schema(
+        responses={
+            (200, "application/xml"): OpenApiResponse(
+                response=OpenApiTypes.STR,
+                description="A PFIF 1.4 document: the person and the notes (status changes, "
+                "and sightings when the case has a public alert), as far as the public "
+                "clearance allows.",
+            )
+        }
+    )
+    @action(detail=True, renderer_classes=[PfifRenderer, JSONRenderer])
+    def pfif(self, request, pk=None):
+        """The case as a PFIF 1.4 person, for other person registries: only what the public
+        alert cleared (no clearance: the case reference as name, and status changes only)."""
+        case = self.get_object()
+        return HttpResponse(
+            interchange.case_pfif(case),
+            content_type="application/xml; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{case.reference}.pfif.xml"',
+                "Cache-Control": "private, no-store",
+            },
+        )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(self, "action", None) == "pfif" and isinstance(response, Response):
+            # Refusals are JSON here as everywhere in the API; only the document is XML.
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = "application/json"
+        return response
 
     @extend_schema(responses=SearchAreaSerializer(many=True))
     @action(detail=True, url_path="search-areas", pagination_class=None)

@@ -9,6 +9,7 @@ from .cases import (
     CrisisContact,
     Sighting,
 )
+from .interchange import DraftReport
 from .mutual_aid import InboxMessage, MutualAidRequest, OutboxMessage
 from .public import PublicAlert, PublicAlertMessage
 from .supervision import SupervisionOrder
@@ -25,6 +26,7 @@ __all__ = [
     "CaseEvent",
     "CaseReferenceCounter",
     "CrisisContact",
+    "DraftReport",
     "FieldAction",
     "InboxMessage",
     "MutualAidRequest",

@@ -115,6 +115,7 @@ FULL_ANSWERS = [
     ("/api/v1/cases/{id}/timeline/", {"include": "sensitive"}, "clerk"),
     ("/api/v1/cases/{id}/search-areas/", {}, "coordinator"),
     ("/api/v1/cases/{id}/sectors/", {}, "coordinator"),
+    ("/api/v1/cases/{id}/pfif/", {}, "supervisor"),
     ("/api/v1/mutual-aid/", {}, "coordinator"),
 ]
 
