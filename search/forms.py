@@ -770,6 +770,8 @@ class TipForm(forms.Form):
                 code="no_place",
             )
         return cleaned
+
+
 class PfifUploadForm(forms.Form):
     document = forms.FileField(
         label=_("PFIF document"),

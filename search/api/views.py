@@ -35,6 +35,7 @@ from search.api.serializers import (
 )
 from search.choices import EventSource
 from search.filters import CaseEventFilter, CaseFilter, SightingFilter, TaskFilter
+from search.links import public_base_url
 from search.models import Case, CaseEvent, Sighting, Task
 from search.models.tasks import OPEN_TASK_STATUSES
 from search.selectors import cases_visible_to
@@ -183,7 +184,7 @@ class CaseViewSet(
         alert cleared (no clearance: the case reference as name, and status changes only)."""
         case = self.get_object()
         return HttpResponse(
-            interchange.case_pfif(case),
+            interchange.case_pfif(case, base_url=public_base_url(request)),
             content_type="application/xml; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="{case.reference}.pfif.xml"',

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.models import Organisation
@@ -29,7 +30,7 @@ from search.choices import (
     Sex,
     SightingKind,
 )
-from search.models import Case, CaseEvent, DraftReport, Sighting
+from search.models import Case, CaseEvent, DraftReport, PublicAlert, Sighting
 from search.pfif import (
     PfifDocument,
     PfifNote,
@@ -437,7 +438,7 @@ def _sighting_note(case: Case, sighting: Sighting, content: dict) -> PfifNote:
     )
 
 
-def case_pfif_person(case: Case) -> PfifPerson:
+def case_pfif_person(case: Case, *, base_url: str = "") -> PfifPerson:
     """Return the case as one PFIF person with its notes, limited to its public clearance.
 
     Without a clearance the name is the case reference and only status changes go out. With
@@ -455,6 +456,10 @@ def case_pfif_person(case: Case) -> PfifPerson:
     )
     for name, value in _public_person_fields(content).items():
         setattr(person, name, value)
+    # The photo as the public sees it, while a live alert shows it: never the case's own file.
+    live = PublicAlert.objects.active().filter(case=case).exclude(photo="").first()
+    if base_url and live is not None and "photo" in live.clearance:
+        person.photo_url = f"{base_url}{reverse('public_alert_photo', args=[live.identifier])}"
     events = case.events.filter(kind__in=_STATUS_KINDS).order_by("seq")
     notes = [(e.created_at, _status_note(case, e, content)) for e in events]
     if content:
@@ -470,6 +475,7 @@ def case_pfif_person(case: Case) -> PfifPerson:
     return person
 
 
-def case_pfif(case: Case) -> bytes:
-    """Return the case as a PFIF 1.4 document (see case_pfif_person)."""
-    return pfif_document([case_pfif_person(case)])
+def case_pfif(case: Case, *, base_url: str = "") -> bytes:
+    """Return the case as a PFIF 1.4 document (see case_pfif_person); base_url makes the
+    public photo's address absolute."""
+    return pfif_document([case_pfif_person(case, base_url=base_url)])

@@ -29,6 +29,7 @@ from search import cap
 from search.choices import CapMsgType, PublicAlertStatus, Sex
 from search.forms import TipForm
 from search.geo import GeocodingError, geocode, make_point
+from search.links import public_base_url
 from search.models import PublicAlert, PublicAlertMessage
 from search.photos import MAX_PHOTO_BYTES
 from search.services import public
@@ -44,10 +45,6 @@ PUBLIC_LANGUAGES = {
 }
 # A tip's whole body: the photo and some room for the fields. Larger is refused unread.
 TIP_BODY_MAX = MAX_PHOTO_BYTES + 256 * 1024
-
-
-def base_url(request) -> str:
-    return settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
 
 
 def _activate_language(request) -> str:
@@ -111,7 +108,7 @@ def _qr_svg(url: str) -> str:
 
 
 def _alert_context(request, alert: PublicAlert, language: str, **extra) -> dict:
-    page_url = base_url(request) + alert.get_absolute_url()
+    page_url = public_base_url(request) + alert.get_absolute_url()
     share_url = f"{page_url}?{urlencode({'lang': language})}"
     last = alert.messages.order_by("-number").first()
     content = alert.content
@@ -309,7 +306,7 @@ def alert_cap(request, identifier: str):
         PublicAlertMessage.objects.select_related("alert__case__organisation"),
         identifier=identifier,
     )
-    body = cap.cap_document(message, base_url=base_url(request))
+    body = cap.cap_document(message, base_url=public_base_url(request))
     response = HttpResponse(body, content_type=f"{cap.CAP_CONTENT_TYPE}; charset=utf-8")
     # A message never changes once sent; only whether its photo is still served does.
     response["Cache-Control"] = "public, max-age=300"
@@ -330,7 +327,7 @@ class AlertFeed(Atom1Feed):
 @cache_control(public=True, max_age=60)
 def alert_feed(request):
     language = _activate_language(request)
-    root = base_url(request)
+    root = public_base_url(request)
     feed = AlertFeed(
         title=_("Beacon: missing-person alerts"),
         link=root + reverse("public_alert_index"),

@@ -440,3 +440,18 @@ def test_every_kind_of_message_validates(world, priority, with_area):
     )
     assert first.findtext(f"{CAP}severity") == {1: "Extreme", 2: "Severe", 3: "Moderate"}[priority]
     assert "短发 & <b>" in first.findtext(f"{CAP}description")
+
+
+def test_the_pfif_export_carries_what_the_alert_cleared_and_its_public_photo(world, client):
+    alert = _publish(world)
+    client.force_login(world["coordinator"])
+    response = client.get(f"/api/v1/cases/{world['case'].pk}/pfif/")
+    assert response.status_code == 200, response.content[:500]
+    document = response.content.decode()
+    assert "<pfif:full_name>小明</pfif:full_name>" in document
+    assert f"/alerts/{alert.identifier}/photo/</pfif:photo_url>" in document
+    for secret in SECRETS.values():
+        assert secret not in document
+    public.alert_end(origin=Origin(actor=world["coordinator"]), alert=alert, found=True)
+    ended = client.get(f"/api/v1/cases/{world['case'].pk}/pfif/").content.decode()
+    assert "小明" not in ended and "photo_url" not in ended
