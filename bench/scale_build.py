@@ -1314,13 +1314,13 @@ class Builder:
             f"""
             INSERT INTO search_sighting (id, case_id, kind, point, seen_at, description, source,
                 confidence, reported_by_id, unit_id, created_at, confirmed_at, photo, condition,
-                with_whom)
+                with_whom, tip_phone)
             SELECT i * 4 + 1, i, 'found',
                 ST_SetSRID(ST_MakePoint(lon + 0.004 * (bench_scale.u(i, 101) - 0.5),
                                         lat + 0.004 * (bench_scale.u(i, 102) - 0.5)),
                            {SRID})::geography,
                 located_at, '在河堤附近找到', '搜救队', 'confirmed', field_id, NULL::bigint,
-                located_at, located_at, '', {condition}, '家属'
+                located_at, located_at, '', {condition}, '家属', ''
             FROM bench_scale.plan JOIN bench_scale.county USING (k)
             WHERE outcome LIKE 'found%'
             UNION ALL
@@ -1329,7 +1329,7 @@ class Builder:
                                         lat + 0.01 * (bench_scale.u(i, 104) - 0.5)),
                            {SRID})::geography,
                 w0 + (w1 - w0) * 0.4, '监控显示其向东步行', '群众', 'possible', field_id, NULL,
-                w0 + (w1 - w0) * 0.4, NULL, '', '', ''
+                w0 + (w1 - w0) * 0.4, NULL, '', '', '', ''
             FROM bench_scale.plan JOIN bench_scale.county USING (k)
             WHERE bench_scale.u(i, 100) < 0.25 AND status <> 'open'
             """
