@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search.views import cases, dashboard, mutual_aid, planning, public, supervision
+from search.views import alerts, cases, dashboard, mutual_aid, planning, public, supervision
 from search.views import field as field_views
 
 urlpatterns = [
@@ -23,6 +23,12 @@ urlpatterns = [
         "cases/<int:pk>/map/sightings/<int:sighting_id>/confirm/",
         planning.sighting_confirm,
         name="sighting_confirm",
+    ),
+    path("cases/<int:pk>/map/sightings/", planning.case_sightings, name="case_sightings"),
+    path(
+        "cases/<int:pk>/map/sightings/<int:sighting_id>/photo/",
+        planning.sighting_photo,
+        name="sighting_photo",
     ),
     path(
         "cases/<int:pk>/map/alerts/<int:alert_id>/ack/",
@@ -65,4 +71,9 @@ urlpatterns += [
     path("alerts/<slug:identifier>/", public.alert_page, name="public_alert"),
     path("alerts/<slug:identifier>/tip/", public.alert_tip, name="public_alert_tip"),
     path("alerts/<slug:identifier>/photo/", public.alert_photo, name="public_alert_photo"),
+]
+
+urlpatterns += [
+    path("cases/<int:pk>/alert/", alerts.alert_edit, name="alert_edit"),
+    path("cases/<int:pk>/alert/end/", alerts.alert_end, name="alert_end"),
 ]

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -24,6 +25,7 @@ from search.forms import (
 )
 from search.models import Case
 from search.selectors import (
+    case_public_alerts,
     cases_visible_to,
     crisis_queue,
     orders_visible_to,
@@ -120,8 +122,33 @@ def case_create(request):
     return redirect("case_detail", pk=case.pk)
 
 
+def public_links(alert) -> dict[str, str | None]:
+    """Return the alert's public page and its latest CAP message, as links.
+
+    GUARD (remove on merge): the public routes (`public_alert`, `public_alert_cap`) are added on
+    another branch; until they exist a link is None and the page shows none.
+    """
+    latest = next(iter(alert.messages.all()), None)  # prefetched, newest first
+
+    def link(obj) -> str | None:
+        if obj is None:
+            return None
+        try:
+            return obj.get_absolute_url()
+        except NoReverseMatch:
+            return None
+
+    return {"page": link(alert), "cap": link(latest), "latest": latest}
+
+
+def _public_alert_rows(case: Case) -> list[dict]:
+    return [{"alert": alert, **public_links(alert)} for alert in case_public_alerts(case)]
+
+
 def _detail_context(request, case: Case, revealed: set[str]) -> dict:
     user = request.user
+    can_steer = permissions.can_override_priority(user)
+    public_alerts = _public_alert_rows(case) if can_steer else []
     allowed = permissions.sensitive_groups_for(user)
     return {
         "case": case,
@@ -152,6 +179,10 @@ def _detail_context(request, case: Case, revealed: set[str]) -> dict:
         .select_related("case", "addressee_organisation", "addressee_user")
         .order_by("-created_at"),
         "can_order": case.is_open and permissions.can_work_orders(user),
+        # What the public was told, for those who decide it (coordinators).
+        "can_publish": can_steer,
+        "public_alerts": public_alerts,
+        "public_alert_active": any(row["alert"].is_active for row in public_alerts),
     }
 
 
