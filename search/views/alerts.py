@@ -109,7 +109,8 @@ def _publish(request, case: Case, alert: PublicAlert | None, form: PublicAlertFo
         done = _("The public alert is updated.")
     page = public_links(alert)["page"]
     if page:
-        done = f"{done} {_('Public page:')} {request.build_absolute_uri(page)}"
+        label = _("Public page:")
+        done = f"{done} {label} {request.build_absolute_uri(page)}"
     messages.success(request, done)
     return redirect("case_detail", pk=case.pk)
 
