@@ -8,11 +8,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import User
-from search.models import PublicAlert
+from search.models import PublicAlert, SubjectProfile
 from search.services import areas, intake, public
 from search.services.timeline import Origin
 from tests.browser.conftest import a11y_problems
 from tests.browser.test_supervision import no_sideways_scroll, sign_in
+from tests.search.dispatch_world import PROFILE
 from tests.search.intake_data import service_values
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,6 +26,10 @@ def test_publish_then_a_tip_shows_on_the_open_map(live_server, phone, shoot):
     case = intake.case_open(
         origin=Origin(actor=User.objects.get(username="clerk")),
         data=intake.CaseInput(service_values(subject_name="Zhang Wei", clothing="Blue jacket")),
+    )
+    # An earlier transactional test may have flushed the profiles the migrations seed.
+    SubjectProfile.objects.get_or_create(
+        category=case.category, terrain=case.terrain, defaults={**PROFILE, "source": "test"}
     )
     areas.dispatch_case(case_id=case.pk)
     url = live_server.url
