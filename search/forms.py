@@ -22,7 +22,7 @@ from search.choices import (
 from search.geo import GeocodingError, geocode, make_point
 from search.models import APPEARANCE_FIELDS, REPORT_FIELDS, Case
 from search.photos import MAX_PHOTO_BYTES, clean_photo
-from search.services import intake
+from search.services import intake, public
 from search.services.intake import check_timing
 from search.validators import as_utc, normalise_phone, parse_id
 
@@ -332,6 +332,94 @@ class AreaDrawForm(forms.Form):
     # A drawn polygon of a few hundred points is a few kilobytes; this leaves room, no more.
     area = forms.CharField(max_length=200_000)
     note = forms.CharField(max_length=500, required=False)
+
+
+class PublicAlertForm(forms.Form):
+    """What a coordinator clears for the public and the wording they approve.
+
+    Only reads and bounds the choices; which combinations are allowed and what the texts must
+    be is public.content_build's to say (its errors come back on this form).
+    """
+
+    NONE = ""
+    NAME_CHOICES = [
+        (NONE, _("No name")),
+        ("name", _("Full name")),
+        ("given_name", _("Given name only")),
+    ]
+    # The checkboxes, one per cleared field other than the name.
+    TICKED = ("photo", "age", "sex", "height_cm", "clothing", "description", "place", "phone")
+    TEXTS = ("clothing", "description", "place", "phone")
+
+    clear_photo = forms.BooleanField(label=_("Photo"), required=False)
+    name_choice = forms.ChoiceField(
+        label=_("Name"), choices=NAME_CHOICES, required=False, widget=forms.RadioSelect
+    )
+    clear_age = forms.BooleanField(label=_("Age"), required=False)
+    clear_sex = forms.BooleanField(label=_("Sex"), required=False)
+    clear_height_cm = forms.BooleanField(label=_("Height"), required=False)
+    clear_clothing = forms.BooleanField(label=_("Clothing"), required=False)
+    clothing = forms.CharField(
+        label=_("Clothing, as the public reads it"),
+        required=False,
+        max_length=public.TEXT_LIMITS["clothing"],
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    clear_description = forms.BooleanField(label=_("Description"), required=False)
+    description = forms.CharField(
+        label=_("Description, as the public reads it"),
+        required=False,
+        max_length=public.TEXT_LIMITS["description"],
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    clear_place = forms.BooleanField(label=_("Rough place and time last seen"), required=False)
+    place = forms.CharField(
+        label=_("Rough place"),
+        required=False,
+        max_length=public.TEXT_LIMITS["place"],
+        help_text=_(
+            "A district and a landmark, never the address or the exact spot. It starts empty on "
+            "purpose: write it yourself."
+        ),
+    )
+    clear_phone = forms.BooleanField(label=_("Phone for tips"), required=False)
+    phone = forms.CharField(
+        label=_("Phone the public calls"), required=False, max_length=public.TEXT_LIMITS["phone"]
+    )
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, case: Case, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not case.photo:
+            # Nothing to clear: the service would refuse it anyway.
+            del self.fields["clear_photo"]
+
+    @classmethod
+    def initial_for(cls, *, clearance: list[str], texts: dict[str, str]) -> dict:
+        """Return the form's starting values for this clearance and these texts."""
+        initial: dict = {f"clear_{key}": key in clearance for key in cls.TICKED}
+        initial["name_choice"] = next(
+            (key for key in ("name", "given_name") if key in clearance), cls.NONE
+        )
+        initial.update({key: texts.get(key, "") for key in cls.TEXTS})
+        return initial
+
+    def draft(self) -> public.AlertDraft:
+        """Return the coordinator's choices for the service (call after is_valid())."""
+        data = self.cleaned_data
+        clearance = [key for key in self.TICKED if data.get(f"clear_{key}")]
+        if data.get("name_choice"):
+            clearance.append(data["name_choice"])
+        return public.AlertDraft(
+            clearance=clearance, texts={key: data.get(key, "") for key in self.TEXTS}
+        )
+
+
+class PublicAlertEndForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=[("found", _("Person found")), ("withdrawn", _("Withdrawn"))]
+    )
+    version = forms.IntegerField(min_value=1)
 
 
 # --- The field app's actions (/field/actions/) --------------------------------------------------

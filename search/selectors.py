@@ -8,7 +8,17 @@ from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -31,7 +41,9 @@ from search.models import (
     MutualAidRequest,
     OutboxMessage,
     PublicAlert,
+    PublicAlertMessage,
     Sector,
+    Sighting,
     SupervisionOrder,
     Task,
 )
@@ -556,3 +568,30 @@ def drafts_visible_to(user: User) -> "QuerySet[DraftReport]":
     if not permissions.can_file_cases(user):
         return DraftReport.objects.none()
     return DraftReport.objects.filter(organisation_id__in=organisation_tree_ids(user.organisation))
+
+
+def case_public_alerts(case: Case) -> QuerySet[PublicAlert]:
+    """Return the case's public alerts, newest first, with `message_count`, `tip_count` and
+    their messages newest first (`latest` is the first of them)."""
+    return (
+        PublicAlert.objects.filter(case=case)
+        .annotate(
+            message_count=Count("messages", distinct=True),
+            tip_count=Count("tips", distinct=True),
+        )
+        .prefetch_related(
+            Prefetch(
+                "messages",
+                queryset=PublicAlertMessage.objects.order_by("-number").defer("area"),
+            )
+        )
+        .order_by("-published_at")
+    )
+
+
+def tips_to_triage(case: Case) -> QuerySet[Sighting]:
+    """Return the case's public tips that no coordinator has confirmed yet, newest first (a
+    tip that just came in is at the top of the list)."""
+    return case.sightings.filter(public_alert__isnull=False, confirmed_at__isnull=True).order_by(
+        "-created_at", "-pk"
+    )

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from search.views import cases, dashboard, interchange, mutual_aid, planning, public, supervision
+from search.views import (
+    alerts,
+    cases,
+    dashboard,
+    interchange,
+    mutual_aid,
+    planning,
+    public,
+    supervision,
+)
 from search.views import field as field_views
 
 urlpatterns = [
@@ -23,6 +32,12 @@ urlpatterns = [
         "cases/<int:pk>/map/sightings/<int:sighting_id>/confirm/",
         planning.sighting_confirm,
         name="sighting_confirm",
+    ),
+    path("cases/<int:pk>/map/sightings/", planning.case_sightings, name="case_sightings"),
+    path(
+        "cases/<int:pk>/map/sightings/<int:sighting_id>/photo/",
+        planning.sighting_photo,
+        name="sighting_photo",
     ),
     path(
         "cases/<int:pk>/map/alerts/<int:alert_id>/ack/",
@@ -73,4 +88,10 @@ urlpatterns += [
     path("drafts/", interchange.draft_list, name="draft_list"),
     path("drafts/<int:draft_id>/", interchange.draft_detail, name="draft_detail"),
     path("drafts/<int:draft_id>/discard/", interchange.draft_discard, name="draft_discard"),
+]
+
+# Publishing a case to the public (coordinators).
+urlpatterns += [
+    path("cases/<int:pk>/alert/", alerts.alert_edit, name="alert_edit"),
+    path("cases/<int:pk>/alert/end/", alerts.alert_end, name="alert_end"),
 ]

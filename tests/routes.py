@@ -46,6 +46,17 @@ def all_routes() -> list[Route]:
     return [r for r in _walk(get_resolver().url_patterns) if not SKIPPED.search(r.pattern)]
 
 
+def _tiny_jpeg():
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(out, format="JPEG")
+    return SimpleUploadedFile("clue.jpg", out.getvalue(), content_type="image/jpeg")
+
+
 def objects_behind_every_route(case, *, coordinator, field_user) -> dict[str, object]:
     """Give the case what every route can name (a task for the field user's unit, a clue, an
     alert, a request to the partner HS) and return the values that fill the routes' parameters.
@@ -70,6 +81,7 @@ def objects_behind_every_route(case, *, coordinator, field_user) -> dict[str, ob
         seen_at=case.last_seen_at,
         description="a shoe",
         unit=unit,
+        photo=_tiny_jpeg(),  # so that the sighting's photo route has something to serve
     )
     Partner.objects.filter(organisation__code="HS").update(
         signing_secret="s" * 32, outbound_api_key="key-they-gave-us"

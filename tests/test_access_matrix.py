@@ -90,8 +90,18 @@ cases/<int:pk>/map/area/                                GET    login 405   405  
 cases/<int:pk>/map/area/                                POST   login 403   ok    403   403   403   403   403   404   403   403   403   login
 cases/<int:pk>/map/sightings/<int:sighting_id>/confirm/ GET    login 405   405   405   405   405   405   405   405   405   405   405   login
 cases/<int:pk>/map/sightings/<int:sighting_id>/confirm/ POST   login 403   ok    403   403   403   403   403   404   403   403   403   login
+# What the map polls: the same door as the map (the tips' phones only for coordinators inside).
+cases/<int:pk>/map/sightings/                           GET    login ok    ok    ok    403   403   403   404   404   404   403   403   login
+cases/<int:pk>/map/sightings/                           POST   login 405   405   405   405   405   405   405   405   405   405   405   login
+cases/<int:pk>/map/sightings/<int:sighting_id>/photo/   GET    login 403   ok    403   403   403   403   403   404   403   403   403   login
+cases/<int:pk>/map/sightings/<int:sighting_id>/photo/   POST   login 405   405   405   405   405   405   405   405   405   405   405   login
 cases/<int:pk>/map/alerts/<int:alert_id>/ack/           GET    login 405   405   405   405   405   405   405   405   405   405   405   login
 cases/<int:pk>/map/alerts/<int:alert_id>/ack/           POST   login 403   ok    403   403   403   403   403   404   403   403   403   login
+# Publishing to the public is steering: coordinators of the case's tree only.
+cases/<int:pk>/alert/                                   GET    login 403   ok    403   403   403   403   403   404   403   403   403   login
+cases/<int:pk>/alert/                                   POST   login 403   ok    403   403   403   403   403   404   403   403   403   login
+cases/<int:pk>/alert/end/                               GET    login 405   405   405   405   405   405   405   405   405   405   405   login
+cases/<int:pk>/alert/end/                               POST   login 403   ok    403   403   403   403   403   404   403   403   403   login
 field/                                                  GET    login 403   403   403   403   ok    403   403   403   403   403   ok    login
 field/                                                  POST   login 405   405   405   405   405   405   405   405   405   405   405   login
 field/sw.js                                             GET    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok    ok

@@ -24,6 +24,7 @@ from search.forms import (
 )
 from search.models import Case
 from search.selectors import (
+    case_public_alerts,
     cases_visible_to,
     crisis_queue,
     orders_visible_to,
@@ -120,8 +121,24 @@ def case_create(request):
     return redirect("case_detail", pk=case.pk)
 
 
+def public_links(alert) -> dict:
+    """Return the alert's public page and its latest CAP message, as links."""
+    latest = next(iter(alert.messages.all()), None)  # prefetched, newest first
+    return {
+        "page": alert.get_absolute_url(),
+        "cap": latest.get_absolute_url() if latest else None,
+        "latest": latest,
+    }
+
+
+def _public_alert_rows(case: Case) -> list[dict]:
+    return [{"alert": alert, **public_links(alert)} for alert in case_public_alerts(case)]
+
+
 def _detail_context(request, case: Case, revealed: set[str]) -> dict:
     user = request.user
+    can_steer = permissions.can_override_priority(user)
+    public_alerts = _public_alert_rows(case) if can_steer else []
     allowed = permissions.sensitive_groups_for(user)
     return {
         "case": case,
@@ -152,6 +169,10 @@ def _detail_context(request, case: Case, revealed: set[str]) -> dict:
         .select_related("case", "addressee_organisation", "addressee_user")
         .order_by("-created_at"),
         "can_order": case.is_open and permissions.can_work_orders(user),
+        # What the public was told, for those who decide it (coordinators).
+        "can_publish": can_steer,
+        "public_alerts": public_alerts,
+        "public_alert_active": any(row["alert"].is_active for row in public_alerts),
     }
 
 

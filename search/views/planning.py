@@ -4,7 +4,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -17,8 +19,8 @@ from search.forms import AreaDrawForm, PauseForm, ReassignForm
 from search.geo import geometry_from_geojson
 from search.models import Sighting
 from search.models.tasks import OPEN_TASK_STATUSES
-from search.selectors import waiting_sectors
-from search.services import alerts, areas, offers
+from search.selectors import tips_to_triage, waiting_sectors
+from search.services import alerts, areas, offers, public
 from search.validators import json_parse
 from search.views.cases import origin_of, require, visible_case
 
@@ -31,6 +33,53 @@ STATUS_COLOURS = {
     SectorStatus.NEEDS_RESEARCH: "#cf222e",
 }
 QUEUE_SHOWN = 15
+# Sightings drawn on the map (newest first): more than a search ever gets, a bound all the same.
+SIGHTINGS_DRAWN = 200
+TIPS_SHOWN = 50
+
+
+def _sighting_points(case) -> list[dict]:
+    """Return the case's sightings as map points; the public's are flagged to be told apart."""
+    rows = case.sightings.only(
+        "pk", "point", "kind", "seen_at", "confirmed_at", "public_alert_id", "description"
+    ).order_by("-seen_at", "-pk")[:SIGHTINGS_DRAWN]
+    return [
+        {
+            "id": s.pk,
+            "lat": s.point.y,
+            "lon": s.point.x,
+            "kind": s.get_kind_display(),
+            "at": timezone.localtime(s.seen_at).strftime("%Y-%m-%d %H:%M"),
+            "public": s.is_public_tip,
+            "confirmed": s.confirmed_at is not None,
+            "text": s.description[:80],
+        }
+        for s in rows
+    ]
+
+
+def _tip_rows(case) -> list[dict]:
+    """Return the public tips still to triage, with the tipster's phone: for coordinators only
+    (the phone is a member of the public's, and reaches no other page nor the API)."""
+    return [
+        {
+            "id": s.pk,
+            "at": timezone.localtime(s.seen_at).strftime("%Y-%m-%d %H:%M"),
+            "received": timezone.localtime(s.created_at).strftime("%H:%M"),
+            "description": s.description,
+            "source": s.source,
+            "phone": s.tip_phone,
+            "lat": s.point.y,
+            "lon": s.point.x,
+            "photo_url": reverse("sighting_photo", args=[case.pk, s.pk]) if s.photo else "",
+            "confirm_url": reverse("sighting_confirm", args=[case.pk, s.pk]),
+        }
+        for s in tips_to_triage(case)[:TIPS_SHOWN]
+    ]
+
+
+def _can_steer(request, case) -> bool:
+    return case.is_open and permissions.can_override_priority(request.user)
 
 
 @login_required
@@ -62,6 +111,7 @@ def case_map(request, pk: int):
         .select_related("unit", "sector")
         .order_by("-sector__weight")
     )
+    can_steer = _can_steer(request, case)
     context = {
         "case": case,
         "areas": areas,
@@ -74,6 +124,10 @@ def case_map(request, pk: int):
             "radii": current.radii_m if current else [],
             "units": unit_points,
             "colours": {str(k): v for k, v in STATUS_COLOURS.items()},
+            "sightings": _sighting_points(case),
+            # Polled, so that a tip from the public shows within seconds.
+            "sightings_url": reverse("case_sightings", args=[case.pk]),
+            "triage": can_steer,
         },
         "status_colours": [(SectorStatus(k).label, v) for k, v in STATUS_COLOURS.items()],
         "waiting_count": waiting.count(),
@@ -81,11 +135,27 @@ def case_map(request, pk: int):
         "open_tasks": open_tasks,
         "alerts": case.alerts.filter(acknowledged_at__isnull=True).select_related("task")[:30],
         "sightings": case.sightings.order_by("-seen_at")[:20],
+        "tips": _tip_rows(case) if can_steer else [],
         "units": units,
-        "can_steer": case.is_open and permissions.can_override_priority(request.user),
+        "can_steer": can_steer,
         "now": timezone.now(),
     }
     return render(request, "search/case_map.html", context)
+
+
+@login_required
+@require_safe
+def case_sightings(request, pk: int):
+    """The map's sightings and, for coordinators, the tips to triage: what the map polls."""
+    require(permissions.can_read_cases(request.user))
+    case = visible_case(request, pk)
+    data = {
+        "sightings": _sighting_points(case),
+        "tips": _tip_rows(case) if _can_steer(request, case) else [],
+    }
+    response = JsonResponse(data)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _steer(request, pk: int):
@@ -142,9 +212,23 @@ def sector_reassign(request, pk: int):
 def sighting_confirm(request, pk: int, sighting_id: int):
     case = _steer(request, pk)
     sighting = get_object_or_404(Sighting, pk=sighting_id, case=case)
-    if areas.sighting_confirm(origin=origin_of(request), sighting=sighting):
+    # Through public: a confirmed tip from the public is then shared with the partners too.
+    if public.sighting_confirm(origin=origin_of(request), sighting=sighting):
         messages.success(request, _("Sighting confirmed: the search area is re-centred on it."))
     return _done(request, case)
+
+
+@login_required
+@require_safe
+def sighting_photo(request, pk: int, sighting_id: int):
+    """Serve a sighting's photo (a tip's may show bystanders) to coordinators, never publicly."""
+    case = _steer(request, pk)
+    sighting = get_object_or_404(Sighting, pk=sighting_id, case=case)
+    if not sighting.photo:
+        raise Http404
+    response = FileResponse(sighting.photo.open("rb"))
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required

@@ -5,13 +5,16 @@ the roles allowed to see them. Every GET route of the URL conf is walked (tests/
 a new page or endpoint is searched without anyone remembering to add it here.
 """
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from accounts.models import Organisation, Unit, User
 from search import permissions
 from search.choices import EventKind
-from search.models import CaseEvent, MutualAidRequest
-from search.services import intake
+from search.models import CaseEvent, MutualAidRequest, PublicAlert
+from search.services import intake, public
 from search.services.timeline import Origin
 from tests.routes import all_routes, objects_behind_every_route
 from tests.search.intake_data import service_values
@@ -78,6 +81,12 @@ def _leaks(body: str) -> dict[str, list[str]]:
     }
 
 
+def _text(response) -> str:
+    # A photo is streamed: read it too, a value could hide in a file's metadata.
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    return raw.decode("utf-8", "replace")
+
+
 def _reveals(case) -> int:
     return CaseEvent.objects.filter(case=case, kind=EventKind.SENSITIVE_VIEWED).count()
 
@@ -107,7 +116,7 @@ def test_no_answer_shows_a_sensitive_value_without_a_recorded_reveal(client, wor
     for path in paths:
         before = _reveals(case)
         response = client.get(path)
-        body = response.content.decode("utf-8", "replace")
+        body = _text(response)
         assert response.status_code < 500, (path, response.status_code)
         leaked = _leaks(body)
         if leaked:
@@ -163,3 +172,38 @@ def test_the_county_next_door_sees_nothing_at_all(client, world):
         assert response.status_code == 404, path
         assert not _leaks(response.content.decode())
     assert _reveals(case) == 0
+
+
+# A tipster's phone is a member of the public's: only the coordinators triaging the tips see it,
+# on the map and in what the map polls; no other page, no export, no API answer.
+TIP_PHONE = "+86 139 5555 0199"
+TIP_NEEDLE = "5555 0199"
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_a_tipsters_phone_shows_only_to_coordinators_on_the_map(client, world, username):
+    case, values = world
+    alert = PublicAlert.objects.get(identifier=values["identifier"])  # tests/routes.py
+    public.tip_record(
+        alert=alert,
+        tip=public.TipInput(
+            seen_at=timezone.now() - timedelta(minutes=10),
+            point=case.last_seen_point,
+            description="seen by the north gate",
+            phone=TIP_PHONE,
+        ),
+    )
+    client.force_login(User.objects.get(username=username))
+    paths = [route.fill(values) for route in GET_ROUTES]
+    paths += [page.format(**values) for page in ADMIN_PAGES]
+    paths += [f"/api/v1/cases/{case.pk}/sightings/", f"/api/v1/cases/{case.pk}/timeline/"]
+
+    shown = set()
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code < 500, (path, response.status_code)
+        if TIP_NEEDLE in _text(response):
+            shown.add(path)
+
+    on_the_map = {f"/cases/{case.pk}/map/", f"/cases/{case.pk}/map/sightings/"}
+    assert shown == (on_the_map if username == "coordinator" else set())
