@@ -42,6 +42,36 @@ def _sub(parent, tag: str, text=None):
     return element
 
 
+def display_rows(content: dict, *, with_place: bool = False) -> list[tuple[str, str]]:
+    """Return the cleared facts as (label, value) rows in the active language: the public page
+    and the coordinator's preview show these same rows."""
+    rows = []
+    if content.get("name"):
+        rows.append((_("Name"), content["name"]))
+    if content.get("age") is not None:
+        rows.append((_("Age"), str(content["age"])))
+    if content.get("sex"):
+        rows.append((_("Sex"), str(Sex(content["sex"]).label)))
+    if content.get("height_cm"):
+        rows.append((_("Height"), _("%(v)s cm") % {"v": content["height_cm"]}))
+    if content.get("clothing"):
+        rows.append((_("Clothing"), content["clothing"]))
+    if content.get("description"):
+        rows.append((_("Description"), content["description"]))
+    if with_place and content.get("place"):
+        seen = timezone.localtime(datetime.fromisoformat(content["seen_at"]))
+        rows.append(
+            (
+                _("Last seen"),
+                _("%(place)s, about %(time)s")
+                % {"place": content["place"], "time": seen.strftime("%Y-%m-%d %H:%M")},
+            )
+        )
+    if with_place and content.get("phone"):
+        rows.append((_("Seen this person? Call"), content["phone"]))
+    return rows
+
+
 def facts(content: dict) -> list[str]:
     """Return the cleared facts as sentences in the active language."""
     facts = []
@@ -72,7 +102,11 @@ def headline(message: PublicAlertMessage) -> str:
         return _("Found: thank you for your help")
     if message.reason == PublicAlertReason.WITHDRAWN:
         return _("Alert withdrawn")
-    content = message.content
+    return headline_of(message.content)
+
+
+def headline_of(content: dict) -> str:
+    """Return the headline of an active alert with this content, in the active language."""
     if content.get("name") and content.get("age") is not None:
         return _("Missing person: %(name)s, %(age)s") % {
             "name": content["name"],

@@ -6,29 +6,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from search import permissions
-from search.choices import Sex
+from search import cap, permissions
 from search.forms import PublicAlertEndForm, PublicAlertForm
 from search.models import Case, PublicAlert
 from search.services import public
 from search.views.cases import origin_of, public_links, require, visible_case
 
-ROW_LABELS = {
-    "name": gettext_lazy("Name"),
-    "age": gettext_lazy("Age"),
-    "sex": gettext_lazy("Sex"),
-    "height_cm": gettext_lazy("Height"),
-    "clothing": gettext_lazy("Clothing"),
-    "description": gettext_lazy("Description"),
-    "place": gettext_lazy("Last seen near"),
-    "seen_at": gettext_lazy("Last seen around"),
-    "phone": gettext_lazy("Call with information"),
-}
 # The form's text fields; any other key of the service's errors (clearance) is about the whole.
 TEXT_ERROR_FIELDS = set(PublicAlertForm.TEXTS)
 
@@ -63,22 +49,6 @@ def _initial(case: Case, alert: PublicAlert | None) -> dict:
 def _render_form(request, case, alert, form, *, status: int = 200):
     context = {"case": case, "alert": alert, "form": form, "closed": not case.is_open}
     return render(request, "search/alert_form.html", context, status=status)
-
-
-def _rows(content: dict) -> list[tuple[str, object]]:
-    rows = []
-    for key, label in ROW_LABELS.items():
-        if key not in content:
-            continue
-        value = content[key]
-        if key == "sex":
-            value = Sex(value).label if value in Sex.values else value
-        elif key == "seen_at":
-            value = timezone.localtime(parse_datetime(value))
-        elif key == "height_cm":
-            value = f"{value} cm"
-        rows.append((label, value))
-    return rows
 
 
 def _carried(form: PublicAlertForm) -> list[tuple[str, object]]:
@@ -139,7 +109,8 @@ def alert_edit(request, pk: int):
     context = {
         "case": case,
         "alert": alert,
-        "rows": _rows(content),
+        "rows": cap.display_rows(content, with_place=True),
+        "headline": cap.headline_of(content),
         "photo": "photo" in form.draft().clearance,
         "carried": _carried(form),
     }

@@ -26,7 +26,7 @@ from django_ratelimit.core import is_ratelimited
 
 from config.client_ip import client_ip
 from search import cap
-from search.choices import CapMsgType, PublicAlertStatus, Sex
+from search.choices import CapMsgType, PublicAlertStatus
 from search.forms import TipForm
 from search.geo import GeocodingError, geocode, make_point
 from search.links import public_base_url
@@ -84,23 +84,6 @@ def _last(alert: PublicAlert) -> PublicAlertMessage | None:
     return max(alert.messages.all(), key=lambda m: m.number, default=None)
 
 
-def _display(content: dict) -> list[tuple[str, str]]:
-    rows = []
-    if content.get("name"):
-        rows.append((_("Name"), content["name"]))
-    if content.get("age") is not None:
-        rows.append((_("Age"), str(content["age"])))
-    if content.get("sex"):
-        rows.append((_("Sex"), str(Sex(content["sex"]).label)))
-    if content.get("height_cm"):
-        rows.append((_("Height"), _("%(v)s cm") % {"v": content["height_cm"]}))
-    if content.get("clothing"):
-        rows.append((_("Clothing"), content["clothing"]))
-    if content.get("description"):
-        rows.append((_("Description"), content["description"]))
-    return rows
-
-
 def _qr_svg(url: str) -> str:
     import segno
 
@@ -123,7 +106,7 @@ def _alert_context(request, alert: PublicAlert, language: str, **extra) -> dict:
         "active": alert.status == PublicAlertStatus.ACTIVE,
         "found": alert.status == PublicAlertStatus.FOUND,
         "headline": cap.headline(last) if last else "",
-        "rows": _display(content),
+        "rows": cap.display_rows(content),
         "place": content.get("place", ""),
         "seen_at": seen_at,
         "phone": content.get("phone", ""),
