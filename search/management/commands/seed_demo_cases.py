@@ -92,7 +92,7 @@ class Command(BaseCommand):
             origin=Origin(actor=coordinator),
             case=opened[0],
             draft=public.AlertDraft(
-                clearance=["given_name", "age", "sex", "clothing", "place", "phone"],
+                clearance=["given_name", "age", "clothing", "place", "phone"],
                 texts={
                     "clothing": "红色外套，蓝色牛仔裤，白色运动鞋",
                     "place": "云龙区，彭园附近",
