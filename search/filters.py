@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 
@@ -19,6 +19,7 @@ from search.choices import (
     TaskStatus,
 )
 from search.models import Case, CaseEvent, Sighting, Task
+from search.models.cases import SearchKey
 from search.validators import EARLIEST_TIME, as_utc
 
 LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
@@ -83,7 +84,15 @@ class CaseFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(subject_name__icontains=value) | Q(reference__iexact=value))
+        # The tripled name contains the tripled search exactly when the name contains the
+        # search (SearchKey): that condition is the one case_name_trgm_idx serves; icontains
+        # stays beside it so the answer is `icontains`' by definition. References are upper
+        # case by construction: `iexact` is an exact match of the upper-cased value, which the
+        # unique index serves.
+        name = Q(name_key__contains=SearchKey(Value(value))) & Q(subject_name__icontains=value)
+        return queryset.alias(name_key=SearchKey("subject_name")).filter(
+            name | Q(reference=value.upper())
+        )
 
 
 class TaskFilter(django_filters.FilterSet):

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from accounts.models import Role
 from search import permissions
 from search.api.interchange import PfifRenderer
+from search.api.pagination import CasePagination
 from search.api.permissions import CaseDeskPermission
 from search.api.serializers import (
     CaseCreateSerializer,
@@ -84,6 +85,7 @@ class CaseViewSet(
     permission_classes = [IsAuthenticated, CaseDeskPermission]
     filter_backends = [DjangoFilterBackend]
     filterset_class = CaseFilter
+    pagination_class = CasePagination
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -3,7 +3,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -23,6 +22,7 @@ from search.forms import (
     WithdrawForm,
 )
 from search.models import Case
+from search.pagination import BoundedCountPaginator, page_size_from
 from search.selectors import (
     case_public_alerts,
     cases_visible_to,
@@ -62,9 +62,16 @@ def case_list(request):
         request.GET or None, queryset=base, organisations=organisations_in_scope(request.user)
     )
     cases = case_filter.qs if case_filter.is_bound and case_filter.is_valid() else base
-    page = Paginator(cases, CASES_PER_PAGE).get_page(request.GET.get("page"))
+    size_error = None
+    try:
+        per_page = page_size_from(request.GET.get("page_size"), default=CASES_PER_PAGE)
+    except ValidationError as exc:
+        per_page, size_error = CASES_PER_PAGE, exc.message_dict["page_size"][0]
+    page = BoundedCountPaginator(cases, per_page).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    if size_error:
+        query.pop("page_size", None)
     return render(
         request,
         "search/case_list.html",
@@ -72,8 +79,10 @@ def case_list(request):
             "filter": case_filter,
             "page": page,
             "query": query.urlencode(),
+            "size_error": size_error,
             "can_file": permissions.can_file_cases(request.user),
         },
+        status=400 if size_error else 200,
     )
 
 
