@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgis://postgres@127.0.0.1:5432/beacon"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # One Redis database per bench unless the environment says otherwise.
-REDIS_DBS = {"fanout": 12, "federation": 13}
+REDIS_DBS = {"fanout": 12, "federation": 13, "lists": 11}
 
 
 def database_url(what: str) -> str:
