@@ -22,6 +22,7 @@ bench:
 	# Five years of a province: the first run builds it (about seven minutes), later ones reuse it.
 	# SCALE_CASES=20000 (and SCALE_UNITS=..., see --help) makes it smaller.
 	. var/stack.env && .venv/bin/python -m bench.scale
+	. var/stack.env && .venv/bin/python -m bench.lists --runs 50
 
 messages:
 	.venv/bin/python manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*'

@@ -7,8 +7,8 @@ open cases filed in the last week (bench/scale_build.py: INSERT … SELECT from 
 never the ORM row by row). Then it starts gunicorn (2 workers, DEBUG off, loopback), signs in as
 a city's coordinator and supervisor, and times, one request after another:
 
-- case_list: the case page with a name search and filters (closed, one category);
-  case_list_api: the same search through the API; rows = cases in the coordinator's tree;
+- case_list_search: the case page with a name search and filters (closed, one category);
+  case_list_search_api: the same search through the API; rows = cases in the coordinator's tree;
 - case_page: a case's page (subject, timeline, aid), cases drawn at random from that tree;
 - dashboard: the supervisor's figures for the last 365 days of the whole city
   (/supervision/?start=…&end=…); rows = the city's cases closed in that range;
@@ -328,7 +328,7 @@ def run_measures(url: str, port: int, samples: int) -> list[str]:
     lines.append(measure("floor", coordinator, [f"{base}/healthz"] * n, 0))
     lines.append(
         measure(
-            "case_list",
+            "case_list_search",
             coordinator,
             [f"{base}/cases/?q={q}&status=closed&category={c}" for q, c in searches],
             facts["cases"],
@@ -336,7 +336,7 @@ def run_measures(url: str, port: int, samples: int) -> list[str]:
     )
     lines.append(
         measure(
-            "case_list_api",
+            "case_list_search_api",
             coordinator,
             [f"{base}/api/v1/cases/?q={q}&status=closed&category={c}" for q, c in searches],
             facts["cases"],
