@@ -272,11 +272,17 @@ class County:
 
 
 def migrations_fingerprint() -> str:
-    """Return a hash of the migrations on disk: a reused database must have today's schema."""
+    """Return a hash of the migrations on disk, their names and their text: a reused database
+    must have today's schema, and an index changed inside a migration changes the schema too."""
+    import inspect
+
     from django.db.migrations.loader import MigrationLoader
 
-    names = sorted(f"{app}.{name}" for app, name in MigrationLoader(None).disk_migrations)
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for (app, name), migration in sorted(MigrationLoader(None).disk_migrations.items()):
+        digest.update(f"{app}.{name}\n".encode())
+        digest.update(inspect.getsource(inspect.getmodule(migration)).encode())
+    return digest.hexdigest()[:16]
 
 
 def connect(dsn: str) -> psycopg.Connection:
