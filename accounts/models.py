@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex, GistIndex
+from django.contrib.postgres.indexes import BrinIndex, GinIndex, GistIndex
 from django.core.validators import RegexValidator
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -195,6 +195,44 @@ class Unit(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class UnitPosition(models.Model):
+    """One position a unit shared: its recent track, for the coordinator's map and debriefs.
+
+    Kept for POSITION_TRACK_RETENTION_HOURS and then deleted by the beat (positions_prune), so
+    the table holds a few days of pings, never years of them. The id made on the phone makes a
+    replayed report land once.
+    """
+
+    unit = models.ForeignKey(
+        Unit, verbose_name=_("unit"), on_delete=models.CASCADE, related_name="positions"
+    )
+    reported_by = models.ForeignKey(
+        User,
+        verbose_name=_("reported by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    point = models.PointField(_("position"), srid=SRID, geography=True, spatial_index=False)
+    accuracy_m = models.FloatField(_("accuracy (m)"), null=True, blank=True)
+    at = models.DateTimeField(_("at"))
+    client_id = models.UUIDField(_("client id"), unique=True)
+
+    class Meta:
+        verbose_name = _("unit position")
+        verbose_name_plural = _("unit positions")
+        indexes = [
+            models.Index(fields=["unit", "-at"], name="unitposition_unit_at"),
+            # Rows arrive in time order: a BRIN index finds the old ones to prune for almost
+            # nothing on each insert.
+            BrinIndex(fields=["at"], name="unitposition_at_brin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class Partner(models.Model):

@@ -157,6 +157,10 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     # django-axes first: it refuses a locked-out username or address before any password check.
     "axes.backends.AxesStandaloneBackend",
+    # ModelBackend that reads the user's roles with the user: one query per signed-in request.
+    "accounts.backends.UserBackend",
+    # Kept so that sessions signed in through it before UserBackend existed stay signed in (a
+    # session names its backend); UserBackend answers first for every new sign-in.
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -282,7 +286,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.orders_escalate",
         "schedule": env_float("ORDERS_ESCALATE_SECONDS", 60.0),
     },
+    # Units' position tracks: delete what is older than POSITION_TRACK_RETENTION_HOURS.
+    "positions-prune": {
+        "task": "search.tasks.positions_prune",
+        "schedule": env_float("POSITIONS_PRUNE_SECONDS", 600.0),
+    },
 }
+
+# How long a unit's shared positions are kept as its track (the coordinator's map, debriefs);
+# the unit's last position itself is kept on the unit whatever its age.
+POSITION_TRACK_RETENTION_HOURS = env_int("POSITION_TRACK_RETENTION_HOURS", 72)
 
 # Fan-out and supervision. Xuzhou's published target is "3 minutes to dispatch"
 # (shared/data/search-facts.md): an offer nobody answers in 3 minutes goes to the next unit.

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from search.services import areas, offers, public, supervision
+from search.services import areas, field, offers, public, supervision
 from search.services.aid import relay
 
 
@@ -95,3 +95,9 @@ def orders_escalate() -> int:
 def public_alerts_tick() -> dict[str, int]:
     """Widen active public alerts whose circle has grown; end those whose case closed."""
     return public.alerts_tick(now=timezone.now())
+
+
+@shared_task
+def positions_prune() -> int:
+    """Delete units' track positions past their retention."""
+    return field.positions_prune()

@@ -27,6 +27,7 @@ from search.choices import (
     WeatherExposure,
 )
 from search.geo import SRID
+from search.models.checks import constraints_check
 from search.validators import EARLIEST_TIME
 
 OPEN_STATUSES = (CaseStatus.OPEN, CaseStatus.ACTIVE)
@@ -244,6 +245,10 @@ class Case(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    def validate_constraints(self, exclude=None):
+        # One query for all the check constraints, not a query (and a savepoint) for each.
+        constraints_check(self, exclude=set(exclude or ()))
 
     def age_on(self, day: date) -> int | None:
         """Return the subject's age in whole years on that day, from birth date or estimate."""

@@ -6,19 +6,22 @@ the expiry sweep) got there first, and the caller gets a clear message.
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Unit
+from accounts.models import Unit, UnitPosition
 from search.choices import (
     AidMessageType,
     AlertKind,
@@ -29,7 +32,7 @@ from search.choices import (
     SectorStatus,
     TaskStatus,
 )
-from search.geo import make_point
+from search.geo import SRID, make_point
 from search.models import Case, FieldAction, Sector, Sighting, Task
 from search.photos import clean_photo
 from search.services import queue
@@ -255,13 +258,57 @@ def unit_set_availability(*, origin: Origin, unit: Unit, availability: str) -> U
     return unit
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class PositionShared:
+    """What a position report did: which unit moved, and whether it was a replay."""
+
+    unit_id: int
+    replayed: bool
+
+
+# The unit chosen, the track row and the unit's last position in one statement: a position is
+# the hottest write there is (every unit, every minute), and a single statement is atomic on
+# its own, with no transaction to open and commit around it. The unit moves only through the
+# track row it inserted: a replayed id inserts nothing, and so moves nothing. Only our constant
+# and the ORM's compiled SQL are formatted in; every value is a parameter.
+_POSITION_SQL = f"""
+WITH target(id) AS ({{target}}),
+track AS (
+    INSERT INTO accounts_unitposition (unit_id, reported_by_id, point, accuracy_m, at, client_id)
+    SELECT target.id, %s, ST_SetSRID(ST_MakePoint(%s, %s), {SRID})::geography, %s, %s, %s
+    FROM target
+    ON CONFLICT (client_id) DO NOTHING
+    RETURNING unit_id, point, at
+),
+moved AS (
+    UPDATE accounts_unit AS unit SET last_position = track.point, last_position_at = track.at
+    FROM track
+    WHERE unit.id = track.unit_id
+      -- Two reports racing: the later one stays the unit's last position.
+      AND (unit.last_position_at IS NULL OR unit.last_position_at <= track.at)
+    RETURNING unit.id
+)
+SELECT (SELECT id FROM target), EXISTS (SELECT 1 FROM track)
+"""  # noqa: S608
+
+
 def position_share(
-    *, origin: Origin, unit: Unit, lat: float, lon: float, accuracy_m: float | None
-) -> Unit:
-    """Record where the unit is now (shown on the coordinator's map, used for matching)."""
-    if origin.actor is not None and not unit.members.filter(pk=origin.actor.pk).exists():
-        raise PermissionDenied(_("You are not a member of this unit."))
+    *,
+    origin: Origin,
+    unit_id: int | None,
+    client_id: uuid.UUID,
+    lat: float,
+    lon: float,
+    accuracy_m: float | None,
+) -> PositionShared:
+    """Record where one of the member's units is now (the one named, or their first).
+
+    The unit's last position is what the coordinator's map and matching use; each report is
+    also a point on the unit's track, kept for POSITION_TRACK_RETENTION_HOURS. A position is
+    not a case event: nothing is written to any timeline. The time is the server's, never the
+    phone's clock, so no report can carry an impossible time. The same client id again is a
+    replay (answered alike, stored once); with another position it is a ReplayConflict.
+    """
     try:
         point = make_point(lon=lon, lat=lat)
     except ValueError as exc:
@@ -272,9 +319,52 @@ def position_share(
         raise ValidationError(
             {"accuracy": _("This accuracy is not believable (more than 5 km, or not positive).")}
         )
-    Unit.objects.filter(pk=unit.pk).update(last_position=point, last_position_at=timezone.now())
-    unit.refresh_from_db()
-    return unit
+    actor = origin.actor
+    units = Unit.objects.filter(members=actor) if actor is not None else Unit.objects.all()
+    units = units.filter(pk=unit_id).order_by() if unit_id is not None else units
+    target_sql, target_params = units.values("pk")[:1].query.sql_with_params()
+    actor_id = actor.pk if actor is not None else None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _POSITION_SQL.format(target=target_sql),
+            [
+                *target_params,
+                actor_id,
+                point.x,
+                point.y,
+                accuracy_m,
+                timezone.now(),
+                client_id,
+            ],
+        )
+        found_unit, inserted = cursor.fetchone()
+    if found_unit is None:
+        raise PermissionDenied(_("You are not a member of this unit."))
+    if not inserted:
+        first = UnitPosition.objects.filter(client_id=client_id).first()
+        same = first is not None and (
+            (first.reported_by_id, first.unit_id, first.point.coords, first.accuracy_m)
+            == (actor_id, found_unit, point.coords, accuracy_m)
+        )
+        if not same:
+            raise ReplayConflict
+    return PositionShared(unit_id=found_unit, replayed=not inserted)
+
+
+# Old track rows go a batch per statement, so that no delete holds its locks for long.
+POSITIONS_PRUNE_BATCH = 5_000
+
+
+def positions_prune(*, now: datetime | None = None) -> int:
+    """Delete track positions older than POSITION_TRACK_RETENTION_HOURS; return how many."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.POSITION_TRACK_RETENTION_HOURS)
+    total = 0
+    while True:
+        batch = UnitPosition.objects.filter(at__lt=cutoff).values("pk")[:POSITIONS_PRUNE_BATCH]
+        deleted, _counts = UnitPosition.objects.filter(pk__in=Subquery(batch)).delete()
+        total += deleted
+        if deleted < POSITIONS_PRUNE_BATCH:
+            return total
 
 
 @transaction.atomic

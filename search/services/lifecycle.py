@@ -24,12 +24,14 @@ from search.services import queue
 from search.services.aid import outbound
 from search.services.offers import tasks_cancel
 from search.services.queue import queue_on_commit
-from search.services.timeline import Origin, event_record
+from search.services.timeline import Origin, event_first, event_record
 
 # The longest outcome note: the model's and the partner message's limit.
 MAX_NOTE = 2000
 # Filled in here, not by whoever opens the case.
 _SET_BY_CREATE = ["photo", "reference", "linked_cases"]
+# Rows the caller holds already (the filer's organisation, the filer): no query to find them.
+_KNOWN_TO_EXIST = ["organisation", "created_by"]
 
 
 def next_reference(organisation: Organisation, when: datetime) -> str:
@@ -75,9 +77,10 @@ def case_create(
     )
     if photo:
         case.photo = clean_photo(photo)
-    case.full_clean(exclude=[*_SET_BY_CREATE, *not_checked])
+    exclude = {*_SET_BY_CREATE, *_KNOWN_TO_EXIST, *not_checked}
+    case.full_clean(exclude=exclude)
     case.save()
-    event_record(
+    event_first(
         case=case,
         kind=EventKind.CREATED,
         origin=origin,

@@ -67,6 +67,31 @@ def event_record(
     return event
 
 
+def event_first(
+    *, case: Case, kind: EventKind, origin: Origin, data: dict | None = None
+) -> CaseEvent:
+    """Record the first event of a case created in this same transaction.
+
+    Nobody else can see the case before the transaction commits, so nobody else can append to
+    its timeline: there is no row to lock and no earlier event to chain to. The unique
+    (case, seq) still refuses a second first event.
+    """
+    event = CaseEvent(
+        case=case,
+        seq=1,
+        kind=kind,
+        actor=origin.actor,
+        source=origin.source,
+        ip=origin.ip,
+        data=_plain(data or {}),
+        created_at=timezone.now(),
+        prev_hash=GENESIS_HASH,
+    )
+    event.hash = event.compute_hash()
+    event.save(force_insert=True)
+    return event
+
+
 @dataclass(frozen=True)
 class EventDraft:
     """One event to append in bulk: the case, what happened and its data."""

@@ -15,6 +15,7 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
@@ -224,15 +225,6 @@ def _perform(kind: str, *, origin: Origin, task: Task | None, unit: Unit | None,
             unit=task.unit,
         )
         return {**told(_("Found report sent to the coordinator.")), "sighting": found.pk}
-    if kind == "position":
-        field.position_share(
-            origin=origin,
-            unit=unit,
-            lat=values["lat"],
-            lon=values["lon"],
-            accuracy_m=values["accuracy"],
-        )
-        return {"message": _("Position shared.")}
     if kind == "availability":
         field.unit_set_availability(origin=origin, unit=unit, availability=values["availability"])
         return {"message": _("Availability changed.")}
@@ -264,6 +256,42 @@ def _answer(request, status: int, body: dict, back: str):
     else:
         messages.error(request, body.get("error", _("Not done.")))
     return redirect(back)
+
+
+REPLAY_CONFLICT = gettext_lazy(
+    "This action id was already used for a different action; nothing was changed."
+)
+
+
+def _position(request, form: PositionShareForm):
+    """Share the unit's position: one statement, no remembered answer, no timeline event.
+
+    Positions are the phone's most frequent request and never queued for replay, so they skip
+    field_action_apply: the track row's unique client id is what makes a repeat land once.
+    """
+    values = form.cleaned_data
+    try:
+        shared = field.position_share(
+            origin=Origin.from_request(request),
+            unit_id=values["unit"],
+            client_id=values["client_id"],
+            lat=values["lat"],
+            lon=values["lon"],
+            accuracy_m=values["accuracy"],
+        )
+    except PermissionDenied:
+        raise Http404 from None  # none of their units, as _unit_for answers
+    except ValidationError as exc:
+        _unit_for(request, form)  # a unit not theirs is a 404 before any field error
+        fields = exc.message_dict
+        body = {"ok": False, "error": " ".join(exc.messages), "fields": fields}
+        return _answer(request, 400, body, "/field/")
+    except field.ReplayConflict:
+        return _answer(request, 409, {"ok": False, "error": str(REPLAY_CONFLICT)}, "/field/")
+    body = {"ok": True, "message": _("Position shared.")}
+    if shared.replayed:
+        body["replayed"] = True
+    return _answer(request, 200, body, "/field/")
 
 
 @login_required
@@ -298,6 +326,8 @@ def field_action(request):
             {"ok": False, "error": error, "fields": {n: [error] for n in form.fields_with_nul}},
             back,
         )
+    if kind == "position" and valid:
+        return _position(request, form)
     task = unit = None
     if isinstance(form, TaskActionForm):
         task_id = form.cleaned_data.get("task")
@@ -340,9 +370,7 @@ def field_action(request):
             409,
             {
                 "ok": False,
-                "error": _(
-                    "This action id was already used for a different action; nothing was changed."
-                ),
+                "error": str(REPLAY_CONFLICT),
             },
         )
     return _answer(request, status, body, back)
