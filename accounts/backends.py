@@ -17,9 +17,12 @@ class UserBackend(ModelBackend):
 
     def get_user(self, user_id):
         roles = Group.objects.filter(user=OuterRef("pk")).values("name")
-        user = User._default_manager.annotate(role_list=ArraySubquery(roles)).filter(pk=user_id)
-        user = user.first()
-        if user is None or not self.user_can_authenticate(user):
+        found = (
+            User._default_manager.annotate(role_list=ArraySubquery(roles))
+            .filter(pk=user_id)
+            .first()
+        )
+        if found is None or not self.user_can_authenticate(found):
             return None
-        user._role_names = set(user.role_list)
-        return user
+        found._role_names = set(found.role_list)  # read by User.has_role
+        return found
