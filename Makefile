@@ -22,6 +22,8 @@ bench:
 	# Five years of a province: the first run builds it (about seven minutes), later ones reuse it.
 	# SCALE_CASES=20000 (and SCALE_UNITS=..., see --help) makes it smaller.
 	. var/stack.env && .venv/bin/python -m bench.scale
+	# Field polling through gunicorn at 50, 100 and 200 req/s offered (about a minute and a half).
+	. var/stack.env && .venv/bin/python -m bench.polling
 
 messages:
 	.venv/bin/python manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*'

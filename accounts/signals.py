@@ -79,4 +79,4 @@ def unit_saved(sender, instance, created, **kwargs):
     if not created:
         from search.services.task_versions import units_changed
 
-        units_changed([instance.pk])
+        units_changed(unit_ids=[instance.pk])

@@ -350,7 +350,9 @@ class MyTasksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def list(self, request, *args, **kwargs):
         variant = request.META.get("QUERY_STRING", "")
         if self.poller is not None:
-            tag = task_versions.list_etag(self.poller.unit_ids, variant=variant, create=False)
+            tag = task_versions.list_etag(
+                unit_ids=self.poller.unit_ids, variant=variant, create=False
+            )
             if tag and task_versions.etag_matches(request.headers.get("If-None-Match"), tag):
                 return self.not_modified(tag)
             # Changed (or unknown): from here on, exactly the full check of any API call.
@@ -359,7 +361,7 @@ class MyTasksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             self.check_permissions(request)
         units = list(request.user.units.values_list("pk", flat=True))
         # The versions are read before the list: a change committed in between costs a 200.
-        tag = task_versions.list_etag(units, variant=variant, create=True)
+        tag = task_versions.list_etag(unit_ids=units, variant=variant, create=True)
         poll_auth.remember(request, unit_ids=units)
         if tag and task_versions.etag_matches(request.headers.get("If-None-Match"), tag):
             return self.not_modified(tag)

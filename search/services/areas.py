@@ -197,7 +197,9 @@ def _sectors_sync(
                 [area.pk, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
             )
         # A unit's list shows its sectors' weights: those with open tasks here see new ones.
-        units_changed(Task.objects.open().filter(case=case).values_list("unit_id", flat=True))
+        units_changed(
+            unit_ids=Task.objects.open().filter(case=case).values_list("unit_id", flat=True)
+        )
     gone = [pk for key, pk in existing.items() if key not in wanted]
     cancelled = 0
     if gone:

@@ -66,7 +66,7 @@ def _transition(
         task.refresh_from_db()
         raise ValidationError(refused % {"status": task.get_status_display()}, code="state")
     task.refresh_from_db()
-    units_changed([task.unit_id])
+    units_changed(unit_ids=[task.unit_id])
     event_record(
         case=task.case,
         kind=EventKind.TASK_CHANGED,

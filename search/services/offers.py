@@ -71,7 +71,7 @@ def tasks_cancel(*, tasks: QuerySet[Task], reason: str, now: datetime) -> int:
     Task.objects.filter(pk__in=[pk for pk, _, _, _ in cancelled]).update(
         status=TaskStatus.CANCELLED, note=reason[:2000], finished_at=now, last_activity_at=now
     )
-    units_changed(unit for _, _, _, unit in cancelled)
+    units_changed(unit_ids=[unit for _, _, _, unit in cancelled])
     Sector.objects.filter(pk__in=[s for _, _, s, _ in cancelled]).exclude(
         status=SectorStatus.SEARCHED
     ).update(status=SectorStatus.UNASSIGNED)
@@ -194,7 +194,7 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
             )
             created = cursor.fetchall()
         offered = [task_id for task_id, _ in created]
-        units_changed(choice[sector_id][0] for _, sector_id in created)
+        units_changed(unit_ids=[choice[sector_id][0] for _, sector_id in created])
         Sector.objects.filter(pk__in=[s for _, s in created]).update(status=SectorStatus.OFFERED)
     waiting = waiting_sectors().filter(case=case).count()
     unreachable = waiting - len({s for s, _, _ in rows} - set(choice))
@@ -236,7 +236,7 @@ def offers_expire(*, now: datetime | None = None) -> list[int]:
     Task.objects.filter(pk__in=[t.pk for t in expired]).update(
         status=TaskStatus.EXPIRED, answered_at=now, last_activity_at=now
     )
-    units_changed(task.unit_id for task in expired)
+    units_changed(unit_ids=[task.unit_id for task in expired])
     Sector.objects.filter(
         pk__in=[t.sector_id for t in expired], status=SectorStatus.OFFERED
     ).update(status=SectorStatus.UNASSIGNED)
@@ -291,7 +291,7 @@ def tasks_flag_stale(*, now: datetime | None = None) -> int:
     )
     Task.objects.filter(pk__in=[t.pk for t in stale]).update(stale_flagged_at=now)
     # Not in the list a unit polls, but a change to its rows all the same: one rare extra 200.
-    units_changed(task.unit_id for task in stale)
+    units_changed(unit_ids=[task.unit_id for task in stale])
     return len(stale)
 
 
@@ -356,7 +356,7 @@ def sector_reassign(*, origin: Origin, sector: Sector, unit: Unit) -> Task:
     task, _ = Task.objects.update_or_create(
         sector=sector, unit=unit, defaults=fresh, create_defaults={**fresh, "case": sector.case}
     )
-    units_changed([task.unit_id])
+    units_changed(unit_ids=[task.unit_id])
     Sector.objects.filter(pk=sector.pk).update(status=SectorStatus.OFFERED)
     event_record(
         case=sector.case,

@@ -52,7 +52,7 @@ def _flush() -> None:
         _bump(pending)
 
 
-def units_changed(unit_ids: Iterable[int]) -> None:
+def units_changed(*, unit_ids: Iterable[int]) -> None:
     """Bump these units' task-list versions when the current transaction commits (now outside one).
 
     Calls within one transaction share one bump. Units added by work a savepoint rolled back are
@@ -73,7 +73,7 @@ def units_changed(unit_ids: Iterable[int]) -> None:
     transaction.on_commit(_flush)
 
 
-def versions(unit_ids: Iterable[int], *, create: bool) -> dict[int, str] | None:
+def versions(*, unit_ids: Iterable[int], create: bool) -> dict[int, str] | None:
     """Return each unit's version, or None: one missing (without create), or the cache down.
 
     With create, a missing version is stored afresh (`add`, so a concurrent bump wins).
@@ -97,13 +97,13 @@ def versions(unit_ids: Iterable[int], *, create: bool) -> dict[int, str] | None:
     return {keys[key]: value for key, value in found.items()}
 
 
-def list_etag(unit_ids: Iterable[int], *, variant: str, create: bool) -> str | None:
+def list_etag(*, unit_ids: Iterable[int], variant: str, create: bool) -> str | None:
     """Return the weak ETag of a unit list (its units, their versions and the query), or None.
 
     Weak (W/): the same versions promise the same tasks, not byte-identical JSON.
     """
     units = sorted(set(unit_ids))
-    found = versions(units, create=create)
+    found = versions(unit_ids=units, create=create)
     if found is None:
         return None
     basis = ";".join(f"{unit}={found[unit]}" for unit in units) + "|" + variant
