@@ -238,6 +238,15 @@ CACHES = {
     }
 }
 
+# Field polling (GET /api/v1/my/tasks/ with If-None-Match; README, "Polling"). A unit's task-list
+# version lives this long after its last change: the bound on a list left stale by a missed bump.
+# A poller's cached identity (token -> user -> units) lives at most AUTH_TTL_SECONDS; revoking,
+# deactivating or moving a user drops it at once, the TTL bounds a race with those writes.
+POLLING = {
+    "VERSION_TTL_SECONDS": env_int("POLL_VERSION_TTL_SECONDS", 600),
+    "AUTH_TTL_SECONDS": env_int("POLL_AUTH_TTL_SECONDS", 60),
+}
+
 # Celery. The database, not the broker, is the record of what must happen: tasks are
 # acknowledged after they run, handed back if the worker dies, and written to be safe to repeat.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)

@@ -18,6 +18,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from accounts import poll_auth
 from accounts.models import Role
 from search import permissions
 from search.api.interchange import PfifRenderer
@@ -40,7 +41,7 @@ from search.links import public_base_url
 from search.models import Case, CaseEvent, Sighting, Task
 from search.models.tasks import OPEN_TASK_STATUSES
 from search.selectors import cases_visible_to
-from search.services import intake, interchange, lifecycle
+from search.services import intake, interchange, lifecycle, task_versions
 from search.services.timeline import Origin
 
 
@@ -324,11 +325,74 @@ class FieldMemberPermission(BasePermission):
         return request.user.is_authenticated and request.user.has_role(Role.FIELD)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The ETag of the list you hold: 304 if it is still current.",
+            )
+        ],
+        responses={
+            200: TaskSerializer(many=True),
+            304: OpenApiResponse(description="Unchanged since the ETag given."),
+        },
+    )
+)
 class MyTasksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Open tasks of the caller's own units, offers first: what a field phone polls."""
+    """Open tasks of the caller's own units, offers first: what a field phone polls.
+
+    The answer carries a weak ETag from the caller's units and their task-list versions
+    (search/services/task_versions.py); a poll sending it back in If-None-Match while nothing
+    changed gets 304. With an API token already seen, that 304 is answered from the cache alone
+    (accounts/poll_auth.py); anything else is checked against the database as every API call is.
+    """
 
     serializer_class = TaskSerializer
     permission_classes = [IsAuthenticated, FieldMemberPermission]
+
+    def perform_authentication(self, request):
+        self.poller = None
+        if request.method in ("GET", "HEAD") and request.headers.get("If-None-Match"):
+            self.poller = poll_auth.known_poller(request._request)
+        if self.poller is not None:
+            # Enough for the permission and the rate limit; used for nothing but a 304.
+            request.user = self.poller
+            request.auth = None
+            return
+        super().perform_authentication(request)
+
+    def list(self, request, *args, **kwargs):
+        variant = request.META.get("QUERY_STRING", "")
+        if self.poller is not None:
+            tag = task_versions.list_etag(
+                unit_ids=self.poller.unit_ids, variant=variant, create=False
+            )
+            if tag and task_versions.etag_matches(request.headers.get("If-None-Match"), tag):
+                return self.not_modified(tag)
+            # Changed (or unknown): from here on, exactly the full check of any API call.
+            self.poller = None
+            request._authenticate()
+            self.check_permissions(request)
+        units = list(request.user.units.values_list("pk", flat=True))
+        # The versions are read before the list: a change committed in between costs a 200.
+        tag = task_versions.list_etag(unit_ids=units, variant=variant, create=True)
+        poll_auth.remember(request, unit_ids=units)
+        if tag and task_versions.etag_matches(request.headers.get("If-None-Match"), tag):
+            return self.not_modified(tag)
+        response = super().list(request, *args, **kwargs)
+        if tag:
+            response["ETag"] = tag
+        response["Cache-Control"] = "private, no-cache"
+        return response
+
+    def not_modified(self, tag: str) -> Response:
+        return Response(
+            status=status.HTTP_304_NOT_MODIFIED,
+            headers={"ETag": tag, "Cache-Control": "private, no-cache"},
+        )
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -28,6 +28,7 @@ from search.services.aid import outbound
 from search.services.alerts import alert_raise
 from search.services.offers import OfferResult, offers_make, require_steering, tasks_cancel
 from search.services.queue import queue_on_commit
+from search.services.task_versions import units_changed
 from search.services.timeline import Origin, event_record
 
 # Sectors written per INSERT when an area is cut.
@@ -195,6 +196,10 @@ def _sectors_sync(
                 """,
                 [area.pk, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
             )
+        # A unit's list shows its sectors' weights: those with open tasks here see new ones.
+        units_changed(
+            unit_ids=Task.objects.open().filter(case=case).values_list("unit_id", flat=True)
+        )
     gone = [pk for key, pk in existing.items() if key not in wanted]
     cancelled = 0
     if gone:

@@ -40,6 +40,7 @@ from search.services.aid import outbound
 from search.services.alerts import alert_raise
 from search.services.offers import tasks_cancel
 from search.services.queue import queue_on_commit
+from search.services.task_versions import units_changed
 from search.services.timeline import Origin, event_record
 from search.validators import check_sighting_time
 
@@ -68,6 +69,7 @@ def _transition(
         task.refresh_from_db()
         raise ValidationError(refused % {"status": task.get_status_display()}, code="state")
     task.refresh_from_db()
+    units_changed(unit_ids=[task.unit_id])
     event_record(
         case=task.case,
         kind=EventKind.TASK_CHANGED,

@@ -34,6 +34,7 @@ from search.services import queue
 from search.services.aid import outbound
 from search.services.alerts import AlertDraft, alert_raise, alerts_raise
 from search.services.queue import queue_on_commit
+from search.services.task_versions import units_changed
 from search.services.timeline import EventDraft, Origin, event_record, events_record
 
 # One lock for every offer-making transaction: the per-unit cap then holds across cases.
@@ -61,17 +62,20 @@ def tasks_cancel(*, tasks: QuerySet[Task], reason: str, now: datetime) -> int:
     A fixed number of queries however many cases the tasks belong to.
     """
     cancelled = list(
-        tasks.filter(status__in=OPEN_TASK_STATUSES).values_list("pk", "case_id", "sector_id")
+        tasks.filter(status__in=OPEN_TASK_STATUSES).values_list(
+            "pk", "case_id", "sector_id", "unit_id"
+        )
     )
     if not cancelled:
         return 0
-    Task.objects.filter(pk__in=[pk for pk, _, _ in cancelled]).update(
+    Task.objects.filter(pk__in=[pk for pk, _, _, _ in cancelled]).update(
         status=TaskStatus.CANCELLED, note=reason[:2000], finished_at=now, last_activity_at=now
     )
-    Sector.objects.filter(pk__in=[s for _, _, s in cancelled]).exclude(
+    units_changed(unit_ids=[unit for _, _, _, unit in cancelled])
+    Sector.objects.filter(pk__in=[s for _, _, s, _ in cancelled]).exclude(
         status=SectorStatus.SEARCHED
     ).update(status=SectorStatus.UNASSIGNED)
-    per_case = Counter(case_id for _, case_id, _ in cancelled)
+    per_case = Counter(case_id for _, case_id, _, _ in cancelled)
     alerts_raise(
         drafts=[
             AlertDraft(
@@ -190,6 +194,7 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
             )
             created = cursor.fetchall()
         offered = [task_id for task_id, _ in created]
+        units_changed(unit_ids=[choice[sector_id][0] for _, sector_id in created])
         Sector.objects.filter(pk__in=[s for _, s in created]).update(status=SectorStatus.OFFERED)
     waiting = waiting_sectors().filter(case=case).count()
     unreachable = waiting - len({s for s, _, _ in rows} - set(choice))
@@ -231,6 +236,7 @@ def offers_expire(*, now: datetime | None = None) -> list[int]:
     Task.objects.filter(pk__in=[t.pk for t in expired]).update(
         status=TaskStatus.EXPIRED, answered_at=now, last_activity_at=now
     )
+    units_changed(unit_ids=[task.unit_id for task in expired])
     Sector.objects.filter(
         pk__in=[t.sector_id for t in expired], status=SectorStatus.OFFERED
     ).update(status=SectorStatus.UNASSIGNED)
@@ -284,6 +290,8 @@ def tasks_flag_stale(*, now: datetime | None = None) -> int:
         ]
     )
     Task.objects.filter(pk__in=[t.pk for t in stale]).update(stale_flagged_at=now)
+    # Not in the list a unit polls, but a change to its rows all the same: one rare extra 200.
+    units_changed(unit_ids=[task.unit_id for task in stale])
     return len(stale)
 
 
@@ -348,6 +356,7 @@ def sector_reassign(*, origin: Origin, sector: Sector, unit: Unit) -> Task:
     task, _ = Task.objects.update_or_create(
         sector=sector, unit=unit, defaults=fresh, create_defaults={**fresh, "case": sector.case}
     )
+    units_changed(unit_ids=[task.unit_id])
     Sector.objects.filter(pk=sector.pk).update(status=SectorStatus.OFFERED)
     event_record(
         case=sector.case,
