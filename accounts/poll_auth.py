@@ -19,6 +19,7 @@ re-check can leave an entry standing for AUTH_TTL_SECONDS at most: that is the b
 import binascii
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from django.core.cache import cache
 from knox.crypto import hash_token
 from knox.settings import knox_settings
 from rest_framework.authentication import get_authorization_header
+from rest_framework.request import Request
 
 from accounts.models import Role
 
@@ -57,7 +59,7 @@ class PollUser:
         return role == Role.FIELD
 
 
-def _digest(request) -> str | None:
+def _digest(request: Request) -> str | None:
     parts = get_authorization_header(request).split()
     if len(parts) != 2 or parts[0].lower() != knox_settings.AUTH_HEADER_PREFIX.lower().encode():
         return None
@@ -67,7 +69,7 @@ def _digest(request) -> str | None:
         return None
 
 
-def known_poller(request) -> PollUser | None:
+def known_poller(request: Request) -> PollUser | None:
     """Return the token's field user from the cache, or None (then check the token in full)."""
     digest = _digest(request)
     if digest is None:
@@ -84,14 +86,14 @@ def known_poller(request) -> PollUser | None:
     return PollUser(pk=token["user"], unit_ids=tuple(user["units"]))
 
 
-def remember(request, *, unit_ids: list[int]) -> None:
+def remember(request: Request, *, unit_ids: list[int]) -> None:
     """Remember a token that just passed the full check, if it is a field user's knox token."""
     token, user = request.auth, request.user
     digest = getattr(token, "digest", None)
     if digest is None or not user.is_active or not user.has_role(Role.FIELD):
         return
     ttl = auth_ttl()
-    expiry = token.expiry.timestamp() if token.expiry else None
+    expiry = token.expiry.timestamp() if token.expiry else None  # type: ignore[union-attr]  # a knox AuthToken here
     if expiry is not None:
         ttl = min(ttl, int(expiry - time.time()))
     if ttl <= 0:
@@ -108,7 +110,7 @@ def remember(request, *, unit_ids: list[int]) -> None:
         log.warning("poll identity not cached (cache unavailable)")
 
 
-def forget_users(user_ids) -> None:
+def forget_users(user_ids: Iterable[int]) -> None:
     """Drop what the cache knows of these users: their next poll is checked in full."""
     keys = [USER_KEY.format(user=pk) for pk in user_ids]
     if keys:

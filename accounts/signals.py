@@ -5,6 +5,8 @@ at the write: a token deleted (revoked, logged out, expired and swept, or a new 
 user saved (deactivated, new password) or deleted, their groups or units changed.
 """
 
+from typing import Any
+
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
@@ -25,7 +27,9 @@ def user_changed(sender, instance, **kwargs):
     poll_auth.forget_users([instance.pk])
 
 
-def _users_of(instance, action, pk_set, *, side_holds_users: bool, members):
+def _users_of(
+    instance: Any, action: str, pk_set: Any, *, side_holds_users: bool, members: Any
+) -> list[int]:
     """Return the users whose units or groups change; side_holds_users: instance is the group or
     unit (pk_set and its members are users), else the instance is the user."""
     if not side_holds_users:

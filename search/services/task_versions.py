@@ -48,7 +48,7 @@ def _bump(unit_ids: Iterable[int]) -> None:
 def _flush() -> None:
     pending = getattr(connection, "_beacon_units_changed", None)
     if pending:
-        connection._beacon_units_changed = set()
+        connection._beacon_units_changed = set()  # type: ignore[attr-defined]  # ours, per connection
         _bump(pending)
 
 
@@ -66,7 +66,8 @@ def units_changed(*, unit_ids: Iterable[int]) -> None:
         return
     pending = getattr(connection, "_beacon_units_changed", None)
     if pending is None:
-        pending = connection._beacon_units_changed = set()
+        pending = set()
+        connection._beacon_units_changed = pending  # type: ignore[attr-defined]  # ours, per connection
     pending |= unit_ids
     # One callback per call, but only the first to run finds work: a callback registered inside
     # a savepoint that rolled back is dropped, and a later one must still flush.
