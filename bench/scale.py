@@ -13,6 +13,10 @@ a city's coordinator and supervisor, and times, one request after another:
 - dashboard: the supervisor's figures for the last 365 days of the whole city
   (/supervision/?start=…&end=…); rows = the city's cases closed in that range;
 - desk: the coordinator's home page (/); rows = open cases in the tree;
+- field_page, my_tasks, my_tasks_304: a county field member's page, task list, and task list
+  with the ETag it was given (answered 304); rows = units in the tree;
+- dispatch: a case filed and dispatched in that city, in a process of its own, each run rolled
+  back (bench/scale_dispatch.py), with the floor of bench/fanout.py on the same sectors;
 - floor: /healthz on the same server, for comparison.
 
 Each prints `scale what=… rows=… p50_ms=… p95_ms=… queries=…` (queries from the server's
@@ -231,19 +235,27 @@ def math_ceil(x: float) -> int:
     return -int(-x // 1)
 
 
-def measure(name: str, session: requests.Session, urls: list[str], rows: int) -> str:
+def measure(
+    name: str,
+    session: requests.Session,
+    urls: list[str],
+    rows: int,
+    *,
+    headers: dict | None = None,
+    expect: int = 200,
+) -> str:
     """Time each URL in turn (after three unmeasured ones) and return the measure's line."""
-    first = session.get(urls[0], timeout=600)
+    first = session.get(urls[0], timeout=600, headers=headers)
     if first.status_code == 404:
         return f"scale what={name} skipped=not_built"
     for url in urls[1:3]:
-        session.get(url, timeout=600)
+        session.get(url, timeout=600, headers=headers)
     took, queries, failures = [], [], []
     for url in urls[3:]:
         started = time.perf_counter()
-        response = session.get(url, timeout=600)
+        response = session.get(url, timeout=600, headers=headers)
         took.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
+        if response.status_code != expect:
             failures.append(f"{response.status_code} {url}")
         queries.append(int(response.headers.get("X-Query-Count", -1)))
     line = (
@@ -280,6 +292,9 @@ def scope(url: str, city_code: str) -> dict:
         cases = conn.execute(
             "SELECT count(*) FROM search_case WHERE organisation_id = ANY(%s)", [tree]
         ).fetchone()[0]
+        units = conn.execute(
+            "SELECT count(*) FROM accounts_unit WHERE organisation_id = ANY(%s)", [tree]
+        ).fetchone()[0]
         open_cases = conn.execute(
             "SELECT count(*) FROM search_case WHERE organisation_id = ANY(%s)"
             " AND status IN ('open', 'active')",
@@ -305,6 +320,7 @@ def scope(url: str, city_code: str) -> dict:
         ]
     return {
         "cases": cases,
+        "units": units,
         "open": open_cases,
         "closed_in_year": closed_in_year,
         "sample": sample,
@@ -354,7 +370,39 @@ def run_measures(url: str, port: int, samples: int) -> list[str]:
         )
     )
     lines.append(measure("desk", coordinator, [f"{base}/"] * n, facts["open"]))
+    # A field member of the city polls: the page, the task list, and the task list unchanged.
+    field = sign_in(base, f"{city.lower()}0-field")
+    tasks_url = f"{base}/api/v1/my/tasks/"
+    lines.append(measure("field_page", field, [f"{base}/field/"] * n, facts["units"]))
+    lines.append(measure("my_tasks", field, [tasks_url] * n, facts["units"]))
+    etag = field.get(tasks_url, timeout=600).headers.get("ETag", "")
+    lines.append(
+        measure(
+            "my_tasks_304",
+            field,
+            [tasks_url] * n,
+            facts["units"],
+            headers={"If-None-Match": etag},
+            expect=304,
+        )
+    )
+    lines.append(measure_dispatch(url, city, runs=max(3, samples // 10)))
     return lines
+
+
+def measure_dispatch(url: str, city: str, *, runs: int) -> str:
+    """Dispatch a case in the city, in a process of its own on the scale database (rolled back)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.scale_dispatch", city, str(runs)],
+        cwd=ROOT,
+        env=server_env(url),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if done.returncode != 0:
+        return f"scale what=dispatch failed={done.returncode} error={done.stderr[-300:]!r}"
+    return done.stdout.strip().splitlines()[-1]
 
 
 def forget_redis_keys() -> None:
