@@ -371,7 +371,7 @@ def run_measures(url: str, port: int, samples: int) -> list[str]:
     )
     lines.append(measure("desk", coordinator, [f"{base}/"] * n, facts["open"]))
     # A field member of the city polls: the page, the task list, and the task list unchanged.
-    field = sign_in(base, f"{city.lower()}0-field")
+    field = sign_in(base, f"{city.lower()}a-field")
     tasks_url = f"{base}/api/v1/my/tasks/"
     lines.append(measure("field_page", field, [f"{base}/field/"] * n, facts["units"]))
     lines.append(measure("my_tasks", field, [tasks_url] * n, facts["units"]))

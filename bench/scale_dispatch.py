@@ -62,7 +62,7 @@ def main() -> None:
     from accounts.models import Unit, User
 
     city, runs = sys.argv[1], int(sys.argv[2])
-    clerk = User.objects.get(username=f"{city.lower()}0-clerk")
+    clerk = User.objects.get(username=f"{city.lower()}a-clerk")
     units = Unit.objects.filter(organisation__code__startswith=city)
     in_city = units.count()
     point = units.exclude(last_position=None).order_by("pk").first().last_position
