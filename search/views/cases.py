@@ -99,17 +99,8 @@ def case_create(request):
     review = DuplicateReviewForm(request.POST)
     if not form.is_valid():
         return render(request, "search/case_form.html", _form_context(form), status=400)
-    values = form.service_values()
-    duplicates = possible_duplicates(
-        user=request.user,
-        subject_name=values["subject_name"],
-        age=intake.subject_age(values),
-        point=values["last_seen_point"],
-        last_seen_at=values["last_seen_at"],
-    )
-    review.fields["link_to"].choices = [(c.pk, c.reference) for c in duplicates]
-    review.is_valid()
-    if duplicates and not review.cleaned_data.get("duplicates_reviewed"):
+    duplicates, unreviewed = duplicates_to_review(request, form, review)
+    if unreviewed:
         # The photo cannot ride along a re-rendered form: the clerk is told to attach it again.
         return render(
             request,
@@ -128,6 +119,22 @@ def case_create(request):
         return render(request, "search/case_form.html", _form_context(form), status=400)
     messages.success(request, _("Case %(ref)s opened.") % {"ref": case.reference})
     return redirect("case_detail", pk=case.pk)
+
+
+def duplicates_to_review(request, form, review: DuplicateReviewForm) -> tuple[list[Case], bool]:
+    """Return the open cases that look like this report, and whether the clerk has still to
+    review them (intake's rule, for a new report and for a confirmed draft alike)."""
+    values = form.service_values()
+    duplicates = possible_duplicates(
+        user=request.user,
+        subject_name=values["subject_name"],
+        age=intake.subject_age(values),
+        point=values["last_seen_point"],
+        last_seen_at=values["last_seen_at"],
+    )
+    review.fields["link_to"].choices = [(c.pk, c.reference) for c in duplicates]
+    review.is_valid()
+    return duplicates, bool(duplicates) and not review.cleaned_data.get("duplicates_reviewed")
 
 
 def public_links(alert) -> dict:

@@ -12,9 +12,9 @@ from search import permissions
 from search.choices import DraftStatus
 from search.forms import DraftConfirmForm, DuplicateReviewForm, PfifUploadForm
 from search.models import DraftReport
-from search.selectors import drafts_visible_to, possible_duplicates
-from search.services import intake, interchange
-from search.views.cases import origin_of, require
+from search.selectors import drafts_visible_to
+from search.services import interchange
+from search.views.cases import duplicates_to_review, origin_of, require
 
 DRAFTS_PER_PAGE = 25
 
@@ -97,17 +97,8 @@ def draft_detail(request, draft_id: int):
         if draft.status != DraftStatus.DRAFT:
             form.add_error(None, _("This draft is no longer waiting to be confirmed."))
         return _render(request, draft, form, status=400)
-    values = form.service_values()
-    duplicates = possible_duplicates(
-        user=request.user,
-        subject_name=values["subject_name"],
-        age=intake.subject_age(values),
-        point=values["last_seen_point"],
-        last_seen_at=values["last_seen_at"],
-    )
-    review.fields["link_to"].choices = [(c.pk, c.reference) for c in duplicates]
-    review.is_valid()
-    if duplicates and not review.cleaned_data.get("duplicates_reviewed"):
+    duplicates, unreviewed = duplicates_to_review(request, form, review)
+    if unreviewed:
         return _render(
             request, draft, form, duplicates=duplicates, photo_dropped=bool(request.FILES)
         )
