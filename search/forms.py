@@ -334,6 +334,16 @@ class AreaDrawForm(forms.Form):
     note = forms.CharField(max_length=500, required=False)
 
 
+def _public_text(key: str, label) -> forms.CharField:
+    """A text the public will read, bounded as the service bounds it."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=public.TEXT_LIMITS[key],
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
 class PublicAlertForm(forms.Form):
     """What a coordinator clears for the public and the wording they approve.
 
@@ -359,19 +369,9 @@ class PublicAlertForm(forms.Form):
     clear_sex = forms.BooleanField(label=_("Sex"), required=False)
     clear_height_cm = forms.BooleanField(label=_("Height"), required=False)
     clear_clothing = forms.BooleanField(label=_("Clothing"), required=False)
-    clothing = forms.CharField(
-        label=_("Clothing, as the public reads it"),
-        required=False,
-        max_length=public.TEXT_LIMITS["clothing"],
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
+    clothing = _public_text("clothing", _("Clothing, as the public reads it"))
     clear_description = forms.BooleanField(label=_("Description"), required=False)
-    description = forms.CharField(
-        label=_("Description, as the public reads it"),
-        required=False,
-        max_length=public.TEXT_LIMITS["description"],
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
+    description = _public_text("description", _("Description, as the public reads it"))
     clear_place = forms.BooleanField(label=_("Rough place and time last seen"), required=False)
     place = forms.CharField(
         label=_("Rough place"),

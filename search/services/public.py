@@ -19,7 +19,7 @@ from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -369,8 +369,11 @@ def alerts_tick(*, now: datetime | None = None) -> dict[str, int]:
     those whose case has closed (a Cancel). Each alert in its own transaction."""
     now = now or timezone.now()
     widened = ended = 0
-    for alert in PublicAlert.objects.active().select_related("case"):
-        last = alert.messages.order_by("-number").values_list("radius_km", flat=True).first()
+    latest = PublicAlertMessage.objects.filter(alert=OuterRef("pk")).order_by("-number")
+    active = PublicAlert.objects.active().select_related("case")
+    # Each alert's last radius in the same query: one query however many alerts are live.
+    for alert in active.annotate(last_radius=Subquery(latest.values("radius_km")[:1])):
+        last = alert.last_radius
         with transaction.atomic():
             case = alert.case
             if not case.is_open:

@@ -9,19 +9,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from search import cap, permissions
+from search import cap
 from search.forms import PublicAlertEndForm, PublicAlertForm
 from search.models import Case, PublicAlert
 from search.services import public
-from search.views.cases import origin_of, public_links, require, visible_case
+from search.views.cases import origin_of, public_links, steered_case
 
 # The form's text fields; any other key of the service's errors (clearance) is about the whole.
 TEXT_ERROR_FIELDS = set(PublicAlertForm.TEXTS)
-
-
-def _steered_case(request, pk: int) -> Case:
-    require(permissions.can_override_priority(request.user))
-    return visible_case(request, pk)
 
 
 def _active_alert(case: Case) -> PublicAlert | None:
@@ -87,7 +82,7 @@ def _publish(request, case: Case, alert: PublicAlert | None, form: PublicAlertFo
 
 @login_required
 def alert_edit(request, pk: int):
-    case = _steered_case(request, pk)
+    case = steered_case(request, pk)
     alert = _active_alert(case)
     if request.method != "POST":
         form = PublicAlertForm(initial=_initial(case, alert), case=case)
@@ -120,7 +115,7 @@ def alert_edit(request, pk: int):
 @login_required
 @require_POST
 def alert_end(request, pk: int):
-    case = _steered_case(request, pk)
+    case = steered_case(request, pk)
     alert = _active_alert(case)
     form = PublicAlertEndForm(request.POST)
     if alert is None:

@@ -121,6 +121,12 @@ def case_create(request):
     return redirect("case_detail", pk=case.pk)
 
 
+def steered_case(request, pk: int) -> Case:
+    """Return the case if the user may steer its search (coordinators of its tree), else 403/404."""
+    require(permissions.can_override_priority(request.user))
+    return visible_case(request, pk)
+
+
 def duplicates_to_review(request, form, review: DuplicateReviewForm) -> tuple[list[Case], bool]:
     """Return the open cases that look like this report, and whether the clerk has still to
     review them (intake's rule, for a new report and for a confirmed draft alike)."""

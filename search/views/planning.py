@@ -22,7 +22,7 @@ from search.models.tasks import OPEN_TASK_STATUSES
 from search.selectors import tips_to_triage, waiting_sectors
 from search.services import alerts, areas, offers, public
 from search.validators import json_parse
-from search.views.cases import origin_of, require, visible_case
+from search.views.cases import origin_of, require, steered_case, visible_case
 
 STATUS_COLOURS = {
     SectorStatus.UNASSIGNED: "#8c959f",
@@ -78,7 +78,7 @@ def _tip_rows(case) -> list[dict]:
     ]
 
 
-def _can_steer(request, case) -> bool:
+def _cansteered_case(request, case) -> bool:
     return case.is_open and permissions.can_override_priority(request.user)
 
 
@@ -111,7 +111,7 @@ def case_map(request, pk: int):
         .select_related("unit", "sector")
         .order_by("-sector__weight")
     )
-    can_steer = _can_steer(request, case)
+    can_steer = _cansteered_case(request, case)
     context = {
         "case": case,
         "areas": areas,
@@ -151,16 +151,11 @@ def case_sightings(request, pk: int):
     case = visible_case(request, pk)
     data = {
         "sightings": _sighting_points(case),
-        "tips": _tip_rows(case) if _can_steer(request, case) else [],
+        "tips": _tip_rows(case) if _cansteered_case(request, case) else [],
     }
     response = JsonResponse(data)
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-def _steer(request, pk: int):
-    require(permissions.can_override_priority(request.user))
-    return visible_case(request, pk)
 
 
 def _done(request, case, error: ValidationError | None = None):
@@ -176,7 +171,7 @@ def _form_error(form) -> ValidationError:
 @login_required
 @require_POST
 def case_pause(request, pk: int):
-    case = _steer(request, pk)
+    case = steered_case(request, pk)
     form = PauseForm(request.POST)
     if not form.is_valid():
         return _done(request, case, _form_error(form))
@@ -191,7 +186,7 @@ def case_pause(request, pk: int):
 @login_required
 @require_POST
 def sector_reassign(request, pk: int):
-    case = _steer(request, pk)
+    case = steered_case(request, pk)
     form = ReassignForm(request.POST)
     sector = unit = None
     if form.is_valid():
@@ -210,7 +205,7 @@ def sector_reassign(request, pk: int):
 @login_required
 @require_POST
 def sighting_confirm(request, pk: int, sighting_id: int):
-    case = _steer(request, pk)
+    case = steered_case(request, pk)
     sighting = get_object_or_404(Sighting, pk=sighting_id, case=case)
     # Through public: a confirmed tip from the public is then shared with the partners too.
     if public.sighting_confirm(origin=origin_of(request), sighting=sighting):
@@ -222,7 +217,7 @@ def sighting_confirm(request, pk: int, sighting_id: int):
 @require_safe
 def sighting_photo(request, pk: int, sighting_id: int):
     """Serve a sighting's photo (a tip's may show bystanders) to coordinators, never publicly."""
-    case = _steer(request, pk)
+    case = steered_case(request, pk)
     sighting = get_object_or_404(Sighting, pk=sighting_id, case=case)
     if not sighting.photo:
         raise Http404
@@ -234,7 +229,7 @@ def sighting_photo(request, pk: int, sighting_id: int):
 @login_required
 @require_POST
 def area_draw(request, pk: int):
-    case = _steer(request, pk)
+    case = steered_case(request, pk)
     form = AreaDrawForm(request.POST)
     if not form.is_valid():
         return _done(request, case, ValidationError(_("Draw the area on the map first.")))
@@ -261,6 +256,6 @@ def area_draw(request, pk: int):
 @login_required
 @require_POST
 def alert_acknowledge(request, pk: int, alert_id: int):
-    case = _steer(request, pk)
+    case = steered_case(request, pk)
     alerts.alert_acknowledge(case=case, alert_id=alert_id)
     return _done(request, case)
