@@ -318,7 +318,38 @@ DISPATCH = {
     "MIN_REACH_M": env_int("DISPATCH_MIN_REACH_M", 300),
     # A time-growth version is made only when the outer radius grew by at least this share.
     "GROWTH_MIN_INCREASE": env_float("DISPATCH_GROWTH_MIN_INCREASE", 0.10),
+    # Which sector goes to which unit (search/services/policy.py): "ring" (highest ring weight
+    # first, nearest home unit), "pos_rate" (expected probability of success per minute), or
+    # the simulator's baselines "nearest" and "random". bench/simulate.py compares them.
+    "POLICY": os.environ.get("DISPATCH_POLICY", "ring"),
+    # pos_rate: a high-probability sector (ring <= OUTSIDE_HOME_MAX_RING) whose home units are
+    # all busy may go to a unit whose home area lies within OUTSIDE_HOME_MAX_M of it (0: never).
+    "OUTSIDE_HOME_MAX_M": env_int("DISPATCH_OUTSIDE_HOME_MAX_M", 3000),
+    "OUTSIDE_HOME_MAX_RING": env_int("DISPATCH_OUTSIDE_HOME_MAX_RING", 1),
+    "OUTSIDE_CANDIDATES_PER_SECTOR": env_int("DISPATCH_OUTSIDE_CANDIDATES_PER_SECTOR", 4),
+    # pos_rate: a searched sector is offered again (to another unit) while its combined
+    # probability of detection is below this; the Bayes update ranks it below fresh ground.
+    "RESEARCH_BELOW_POD": env_float("DISPATCH_RESEARCH_BELOW_POD", 0.9),
+    # Travel with no known position, for the ranking only (minutes).
+    "UNKNOWN_POSITION_TRAVEL_MIN": env_float("DISPATCH_UNKNOWN_POSITION_TRAVEL_MIN", 30.0),
+    # What a unit of each kind does, for pos_rate's ranking and the simulator: travel speed
+    # (km/h, straight line), sweep rate (km² an hour searched at coverage 1) and the coverage
+    # one pass aims at (Koopman: POD = 1 - e^-coverage). Beacon's starting assumptions, not
+    # published figures (README, "Search effectiveness"); adjust to the centre's own teams.
+    "UNIT_EFFORT": {
+        "patrol": {"speed_kmh": 25.0, "sweep_km2_h": 0.6, "coverage": 1.0},
+        "station": {"speed_kmh": 20.0, "sweep_km2_h": 0.4, "coverage": 1.0},
+        "volunteer": {"speed_kmh": 12.0, "sweep_km2_h": 0.3, "coverage": 1.2},
+        "k9": {"speed_kmh": 25.0, "sweep_km2_h": 0.5, "coverage": 1.5},
+        "drone": {"speed_kmh": 40.0, "sweep_km2_h": 1.5, "coverage": 0.7},
+        "boat": {"speed_kmh": 15.0, "sweep_km2_h": 0.8, "coverage": 0.8},
+    },
 }
+DISPATCH_POLICIES = ("ring", "pos_rate", "nearest", "random")
+if DISPATCH["POLICY"] not in DISPATCH_POLICIES:
+    raise ImproperlyConfigured(
+        f"DISPATCH_POLICY must be one of {', '.join(DISPATCH_POLICIES)}, got {DISPATCH['POLICY']!r}"
+    )
 
 # Geocoding (geopy). The provider is any geopy geocoder name; DOMAIN points at a self-hosted one.
 GEOCODER = {

@@ -11,6 +11,9 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import (
     Count,
     Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
     Max,
     Min,
     OuterRef,
@@ -18,8 +21,11 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
+    Value,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from accounts.models import Organisation, Partner, Role, Unit, User
@@ -217,6 +223,20 @@ def waiting_sector_q(prefix: str = "") -> Q:
             f"{prefix}outside_jurisdiction": False,
             f"{prefix}status__in": WAITING_SECTOR_STATUSES,
         }
+    )
+
+
+def current_sectors(case: Case) -> "QuerySet[Sector]":
+    """Return the sectors of the case's current area, each with its current probability: its
+    prior lowered by Bayes after the searches so far, weight x (1 - coverage), normalised over
+    the area (search/services/policy.py)."""
+    remaining = ExpressionWrapper(
+        F("weight") * (Value(1.0) - F("coverage")), output_field=FloatField()
+    )
+    return case.sectors.filter(in_current_area=True).annotate(
+        probability=ExpressionWrapper(
+            remaining / NullIf(Window(Sum(remaining)), Value(0.0)), output_field=FloatField()
+        )
     )
 
 

@@ -285,6 +285,12 @@ class SearchAreaSerializer(GeoFeatureModelSerializer):
 
 
 class SectorSerializer(GeoFeatureModelSerializer):
+    probability = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Current probability: the prior lowered by Bayes after the searches so far.",
+    )
+
     class Meta:
         model = Sector
         geo_field = "boundary"
@@ -293,6 +299,7 @@ class SectorSerializer(GeoFeatureModelSerializer):
             "h3_index",
             "ring",
             "weight",
+            "probability",
             "status",
             "coverage",
             "in_current_area",

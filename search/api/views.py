@@ -2,6 +2,7 @@
 
 import re
 
+from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -40,7 +41,7 @@ from search.filters import CaseEventFilter, CaseFilter, SightingFilter, TaskFilt
 from search.links import public_base_url
 from search.models import Case, CaseEvent, Sighting, Task
 from search.models.tasks import OPEN_TASK_STATUSES
-from search.selectors import cases_visible_to
+from search.selectors import cases_visible_to, current_sectors
 from search.services import intake, interchange, lifecycle, task_versions
 from search.services.timeline import Origin
 
@@ -216,7 +217,9 @@ class CaseViewSet(
     def sectors(self, request, pk=None):
         """Sectors of the current area as a GeoJSON FeatureCollection, for the map."""
         case = self.get_object()
-        sectors = case.sectors.filter(in_current_area=True).order_by("-weight")
+        sectors = current_sectors(case).order_by(
+            F("probability").desc(nulls_last=True), "-weight", "id"
+        )
         return Response(SectorSerializer(sectors, many=True).data)
 
 

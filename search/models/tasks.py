@@ -43,6 +43,8 @@ class Task(models.Model):
     last_activity_at = models.DateTimeField(_("last activity at"))
     coverage = models.FloatField(_("coverage (0-1)"), null=True, blank=True)
     note = models.TextField(_("note"), max_length=2000, blank=True)
+    # Why the dispatch policy gave this unit this sector (search/services/policy.py).
+    basis = models.JSONField(_("basis of the offer"), default=dict, db_default={}, blank=True)
     stale_flagged_at = models.DateTimeField(_("flagged as stale at"), null=True, blank=True)
 
     objects = TaskQuerySet.as_manager()

@@ -243,9 +243,10 @@ def _mark_outside_jurisdiction(case: Case) -> None:
         )
 
 
-def dispatch_case(*, case_id: int) -> OfferResult | None:
+def dispatch_case(*, case_id: int, now: datetime | None = None) -> OfferResult | None:
     """Make sure the case has a search area, then offer what waits. Safe to run any number of
     times, concurrently or after a crash."""
+    now = now or timezone.now()
     case = Case.objects.select_related("organisation").filter(pk=case_id).first()
     if case is None or not case.is_open:
         return None
@@ -262,8 +263,10 @@ def dispatch_case(*, case_id: int) -> OfferResult | None:
                         message="The last-seen point lies outside every jurisdiction: "
                         "no unit is offered sectors; ask a partner or draw an area.",
                     )
-                area_compute(case=locked, reason=AreaReason.INITIAL, origin=Origin.system())
-    return offers_make(case=case)
+                area_compute(
+                    case=locked, reason=AreaReason.INITIAL, origin=Origin.system(), now=now
+                )
+    return offers_make(case=case, now=now)
 
 
 def _should_grow(area: SearchArea, profile: SubjectProfile | None, now: datetime) -> bool:
@@ -300,10 +303,12 @@ def areas_grow(*, now: datetime | None = None) -> list[int]:
 
 
 @transaction.atomic
-def sighting_confirm(*, origin: Origin, sighting: Sighting) -> SearchArea | None:
+def sighting_confirm(
+    *, origin: Origin, sighting: Sighting, now: datetime | None = None
+) -> SearchArea | None:
     """Confirm a sighting and re-centre the search on it; tasks left outside are cancelled."""
     require_steering(origin)
-    now = timezone.now()
+    now = now or timezone.now()
     updated = Sighting.objects.filter(pk=sighting.pk, confirmed_at__isnull=True).update(
         confidence="confirmed", confirmed_at=now
     )

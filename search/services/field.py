@@ -38,7 +38,7 @@ from search.photos import clean_photo
 from search.services import queue
 from search.services.aid import outbound
 from search.services.alerts import alert_raise
-from search.services.offers import tasks_cancel
+from search.services.offers import FREED_STATUS, tasks_cancel
 from search.services.queue import queue_on_commit
 from search.services.task_versions import units_changed
 from search.services.timeline import Origin, event_record
@@ -59,9 +59,10 @@ def _transition(
     to: str,
     refused: str,
     only_if: dict[str, Any] | None = None,
+    now: datetime | None = None,
     **fields: Any,
 ) -> Task:
-    now = timezone.now()
+    now = now or timezone.now()
     updated = Task.objects.filter(pk=task.pk, status__in=allowed, **(only_if or {})).update(
         status=to, last_activity_at=now, **fields
     )
@@ -85,10 +86,10 @@ def _transition(
 
 
 @transaction.atomic
-def task_accept(*, origin: Origin, task: Task) -> Task:
+def task_accept(*, origin: Origin, task: Task, now: datetime | None = None) -> Task:
     """Accept an offer that is still open and not past its expiry."""
     _member_of(origin, task)
-    now = timezone.now()
+    now = now or timezone.now()
     try:
         task = _transition(
             task=task,
@@ -97,6 +98,7 @@ def task_accept(*, origin: Origin, task: Task) -> Task:
             to=TaskStatus.ACCEPTED,
             refused=_("This offer can no longer be accepted (it is %(status)s)."),
             only_if={"expires_at__gt": now},
+            now=now,
             answered_at=now,
         )
     except ValidationError:
@@ -110,36 +112,40 @@ def task_accept(*, origin: Origin, task: Task) -> Task:
 
 
 @transaction.atomic
-def task_decline(*, origin: Origin, task: Task, reason: str) -> Task:
+def task_decline(*, origin: Origin, task: Task, reason: str, now: datetime | None = None) -> Task:
     """Decline an offer; the sector goes to the next unit."""
     _member_of(origin, task)
+    now = now or timezone.now()
     task = _transition(
         task=task,
         origin=origin,
         allowed=(TaskStatus.OFFERED,),
         to=TaskStatus.DECLINED,
         refused=_("This offer can no longer be declined (it is %(status)s)."),
-        answered_at=timezone.now(),
+        now=now,
+        answered_at=now,
         note=reason.strip()[:2000],
     )
     Sector.objects.filter(pk=task.sector_id, status=SectorStatus.OFFERED).update(
-        status=SectorStatus.UNASSIGNED
+        status=FREED_STATUS
     )
     queue_on_commit(queue.DISPATCH, task.case_id)
     return task
 
 
 @transaction.atomic
-def task_start(*, origin: Origin, task: Task) -> Task:
+def task_start(*, origin: Origin, task: Task, now: datetime | None = None) -> Task:
     """Start searching an accepted task's sector."""
     _member_of(origin, task)
+    now = now or timezone.now()
     task = _transition(
         task=task,
         origin=origin,
         allowed=(TaskStatus.ACCEPTED,),
         to=TaskStatus.IN_PROGRESS,
         refused=_("Only an accepted task can be started (it is %(status)s)."),
-        started_at=timezone.now(),
+        now=now,
+        started_at=now,
     )
     Sector.objects.filter(pk=task.sector_id).update(status=SectorStatus.IN_PROGRESS)
     return task
@@ -147,10 +153,22 @@ def task_start(*, origin: Origin, task: Task) -> Task:
 
 @transaction.atomic
 def task_finish(
-    *, origin: Origin, task: Task, coverage: float, note: str = "", needs_research: bool = False
+    *,
+    origin: Origin,
+    task: Task,
+    coverage: float,
+    note: str = "",
+    needs_research: bool = False,
+    now: datetime | None = None,
 ) -> Task:
-    """Finish a task with how thoroughly the sector was searched (0-1); free the unit."""
+    """Finish a task with how thoroughly the sector was searched (0-1); free the unit.
+
+    The figure is the search's probability of detection (the share of the ground the team is
+    confident it would have found the person in); repeated searches combine as independent
+    ones, so the sector's coverage is its combined POD and its probability falls by Bayes.
+    """
     _member_of(origin, task)
+    now = now or timezone.now()
     if not 0 <= coverage <= 1:
         raise ValidationError(
             {"coverage": _("Coverage must be between 0 and 1 (0 to 100 percent).")}
@@ -161,7 +179,8 @@ def task_finish(
         allowed=(TaskStatus.IN_PROGRESS,),
         to=TaskStatus.DONE,
         refused=_("Only a task in progress can be finished (it is %(status)s)."),
-        finished_at=timezone.now(),
+        now=now,
+        finished_at=now,
         coverage=coverage,
         note=note.strip()[:2000],
     )
@@ -380,9 +399,11 @@ def found_report(
     with_whom: str,
     description: str = "",
     unit: Unit | None = None,
+    now: datetime | None = None,
 ) -> Sighting:
     """The person is found: tell the coordinator at once and stop new offers for the case."""
     check_sighting_time(seen_at, last_seen_at=case.last_seen_at)
+    now = now or timezone.now()
     if condition not in FoundCondition.values:
         raise ValidationError({"condition": _("Say how the person is.")})
     if not with_whom.strip():
@@ -401,7 +422,7 @@ def found_report(
         with_whom=with_whom.strip(),
         reported_by=origin.actor,
         unit=unit,
-        confirmed_at=timezone.now(),
+        confirmed_at=now,
     )
     found.full_clean(exclude=["photo"])
     found.save()
@@ -411,7 +432,7 @@ def found_report(
     tasks_cancel(
         tasks=Task.objects.filter(case=locked, status=TaskStatus.OFFERED),
         reason="The person was reported found",
-        now=timezone.now(),
+        now=now,
     )
     alert_raise(
         case=locked,

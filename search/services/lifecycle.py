@@ -105,6 +105,7 @@ def case_end(
     kind: EventKind = EventKind.OUTCOME_RECORDED,
     event_data: dict[str, Any] | None = None,
     tasks_reason: str = "",
+    now: datetime | None = None,
 ) -> Case:
     """End the case with its outcome: closed, recorded, open tasks cancelled, partners told.
 
@@ -115,9 +116,9 @@ def case_end(
     note = note[:MAX_NOTE]
     current = Case.objects.select_for_update().select_related("organisation").get(pk=case.pk)
     ending = current.status != CaseStatus.CLOSED
+    now = now or timezone.now()
     if ending:
         old = current.status
-        now = timezone.now()
         Case.objects.filter(pk=current.pk).update(
             status=CaseStatus.CLOSED,
             outcome=outcome,
@@ -134,7 +135,7 @@ def case_end(
     tasks_cancel(
         tasks=Task.objects.open().filter(case=current),
         reason=tasks_reason or f"Case closed ({current.outcome})",
-        now=timezone.now(),
+        now=now,
     )
     if ending:
         outbound.case_ended(origin=origin, case=current, outcome=outcome, note=note)
@@ -170,11 +171,13 @@ def case_withdraw(*, origin: Origin, case: Case, reason: str) -> Case:
 
 
 @transaction.atomic
-def case_close(*, origin: Origin, case: Case, outcome: str, note: str = "") -> Case:
+def case_close(
+    *, origin: Origin, case: Case, outcome: str, note: str = "", now: datetime | None = None
+) -> Case:
     """Record how the case ended and close it."""
     if not permissions.can_close_case(origin.actor):
         raise PermissionDenied(_("Only coordinators may close cases."))
     if outcome not in Outcome.values or outcome == Outcome.WITHDRAWN:
         raise ValidationError({"outcome": _("Choose how the case ended.")}, code="invalid")
     current = _refuse_closed(case)
-    return case_end(origin=origin, case=current, outcome=outcome, note=note.strip())
+    return case_end(origin=origin, case=current, outcome=outcome, note=note.strip(), now=now)

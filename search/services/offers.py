@@ -4,6 +4,8 @@ Every offer-making transaction takes one advisory lock, so the per-unit cap hold
 the waiting queue is the set of sectors in the current area that no open task covers.
 """
 
+import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case as Case_
+from django.db.models import Count, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -30,7 +33,7 @@ from search.choices import (
 from search.models import Case, Sector, Task
 from search.models.tasks import OPEN_TASK_STATUSES
 from search.selectors import waiting_sectors
-from search.services import queue
+from search.services import policy, queue
 from search.services.aid import outbound
 from search.services.alerts import AlertDraft, alert_raise, alerts_raise
 from search.services.queue import queue_on_commit
@@ -74,7 +77,7 @@ def tasks_cancel(*, tasks: QuerySet[Task], reason: str, now: datetime) -> int:
     units_changed(unit_ids=[unit for _, _, _, unit in cancelled])
     Sector.objects.filter(pk__in=[s for _, _, s, _ in cancelled]).exclude(
         status=SectorStatus.SEARCHED
-    ).update(status=SectorStatus.UNASSIGNED)
+    ).update(status=FREED_STATUS)
     per_case = Counter(case_id for _, case_id, _, _ in cancelled)
     alerts_raise(
         drafts=[
@@ -95,44 +98,76 @@ def tasks_cancel(*, tasks: QuerySet[Task], reason: str, now: datetime) -> int:
 
 
 # The unit side of the match is the rule in accounts.selectors (UNIT_CAN_TAKE_SQL), the same one
-# Unit.objects.available().covering(point) applies.
+# Unit.objects.available().covering(point) applies. The second branch, empty unless the policy
+# asks for it, brings units from next door for high-probability sectors; the first, searched
+# sectors that may be searched again.
 CANDIDATES_SQL = f"""
 WITH waiting AS MATERIALIZED (
-    SELECT s.id, s.centroid, s.weight, s.required_capability
+    SELECT s.id, s.centroid, s.weight, s.coverage, s.ring, s.h3_index, s.status,
+           s.required_capability
     FROM search_sector s
     WHERE s.case_id = %(case)s
       AND s.in_current_area AND NOT s.outside_jurisdiction
-      AND s.status = ANY(%(waiting)s)
+      AND (s.status = ANY(%(waiting)s)
+           OR (s.status = %(searched)s AND s.coverage < %(research_below)s))
       AND NOT EXISTS (SELECT 1 FROM search_task t
                       WHERE t.sector_id = s.id AND t.status = ANY(%(open)s))
 )
-SELECT w.id, c.unit_id, c.distance
+SELECT w.id, c.unit_id, c.distance, c.home, w.weight, w.coverage, w.ring, w.h3_index, c.kind,
+       w.status,
+       (SELECT sum(a.weight * (1 - a.coverage)) FROM search_sector a
+        WHERE a.case_id = %(case)s AND a.in_current_area) AS total
 FROM waiting w
 CROSS JOIN LATERAL (
-    SELECT u.id AS unit_id,
-           ST_Distance(u.last_position, w.centroid::geography, false) AS distance
-    FROM accounts_unit u
-    WHERE {UNIT_CAN_TAKE_SQL.format(unit="u", point="w.centroid")}
-      AND u.organisation_id = ANY(%(family)s)
-      AND (w.required_capability = '' OR w.required_capability = ANY(u.capabilities))
-      AND NOT EXISTS (SELECT 1 FROM search_task t WHERE t.sector_id = w.id AND t.unit_id = u.id)
-    ORDER BY distance ASC NULLS LAST, u.id
-    LIMIT %(per_sector)s
+    (SELECT u.id AS unit_id, u.kind,
+            ST_Distance(u.last_position, w.centroid::geography, false) AS distance, TRUE AS home
+     FROM accounts_unit u
+     WHERE {UNIT_CAN_TAKE_SQL.format(unit="u", point="w.centroid")}
+       AND u.organisation_id = ANY(%(family)s)
+       AND (w.required_capability = '' OR w.required_capability = ANY(u.capabilities))
+       AND NOT EXISTS (SELECT 1 FROM search_task t WHERE t.sector_id = w.id AND t.unit_id = u.id)
+     ORDER BY distance ASC NULLS LAST, u.id
+     LIMIT %(per_sector)s)
+    UNION ALL
+    (SELECT u.id, u.kind, ST_Distance(u.last_position, w.centroid::geography, false), FALSE
+     FROM accounts_unit u
+     WHERE %(outside_m)s > 0 AND w.ring <= %(outside_ring)s
+       AND u.availability = %(available)s
+       AND ST_DWithin(u.home_area, w.centroid, %(outside_deg)s)
+       AND NOT ST_Contains(u.home_area, w.centroid)
+       AND ST_DWithin(u.home_area::geography, w.centroid::geography, %(outside_m)s, false)
+       AND u.organisation_id = ANY(%(family)s)
+       AND (w.required_capability = '' OR w.required_capability = ANY(u.capabilities))
+       AND NOT EXISTS (SELECT 1 FROM search_task t WHERE t.sector_id = w.id AND t.unit_id = u.id)
+     ORDER BY 3 ASC NULLS LAST, u.id
+     LIMIT %(per_outside)s)
 ) c
-ORDER BY w.weight DESC, w.id, c.distance ASC NULLS LAST, c.unit_id
+ORDER BY w.weight DESC, w.id, c.home DESC, c.distance ASC NULLS LAST, c.unit_id
 """  # noqa: S608 - the fragment is a constant, not input
 
 INSERT_TASKS_SQL = """
-INSERT INTO search_task (case_id, sector_id, unit_id, status, rank, distance_m, offered_at,
-                         expires_at, last_activity_at, note)
-SELECT %(case)s, v.sector_id, v.unit_id, 'offered',
-       (SELECT count(*) FROM search_task t WHERE t.sector_id = v.sector_id) + 1,
-       v.distance, %(now)s, %(expires)s, %(now)s, ''
-FROM (SELECT unnest(%(sectors)s::bigint[]) AS sector_id, unnest(%(units)s::bigint[]) AS unit_id,
-             unnest(%(distances)s::float8[]) AS distance) v
-ON CONFLICT DO NOTHING
-RETURNING id, sector_id
+WITH made AS (
+    INSERT INTO search_task (case_id, sector_id, unit_id, status, rank, distance_m, offered_at,
+                             expires_at, last_activity_at, note, basis)
+    SELECT %(case)s, v.sector_id, v.unit_id, 'offered',
+           (SELECT count(*) FROM search_task t WHERE t.sector_id = v.sector_id) + 1,
+           v.distance, %(now)s, %(expires)s, %(now)s, '', v.basis
+    FROM unnest(%(sectors)s::bigint[], %(units)s::bigint[], %(distances)s::float8[],
+                %(bases)s::jsonb[]) AS v(sector_id, unit_id, distance, basis)
+    ON CONFLICT DO NOTHING
+    RETURNING id, sector_id, unit_id
+), marked AS (
+    UPDATE search_sector s SET status = 'offered' FROM made WHERE s.id = made.sector_id
+)
+SELECT id, sector_id, unit_id FROM made
 """
+
+# A sector freed by an expired, declined or cancelled offer waits again: for research if it
+# was searched before (its coverage is kept), else as new ground.
+FREED_STATUS = Case_(
+    When(coverage__gt=0, then=Value(SectorStatus.NEEDS_RESEARCH)),
+    default=Value(SectorStatus.UNASSIGNED),
+)
 
 
 @dataclass
@@ -142,15 +177,10 @@ class OfferResult:
     unreachable: int  # sectors no unit could ever take (none covers them)
 
 
-@transaction.atomic
-def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
-    """Offer the waiting sectors of a case, highest probability first, nearest unit first."""
-    now = now or timezone.now()
-    _offers_lock()
-    case = Case.objects.select_related("organisation").get(pk=case.pk)
-    if not case.is_open or case.search_paused:
-        return OfferResult([], 0, 0)
-    cap = conf("MAX_OPEN_TASKS_PER_UNIT")
+def _candidates(*, case: Case, policy_name: str) -> list[policy.Pair]:
+    pos_rate = policy_name == policy.POS_RATE
+    outside_m = conf("OUTSIDE_HOME_MAX_M") if pos_rate else 0
+    latitude = math.radians(case.last_seen_point.y)
     with connection.cursor() as cursor:
         cursor.execute(
             CANDIDATES_SQL,
@@ -158,28 +188,67 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
                 "available": Unit.Availability.AVAILABLE,
                 "family": organisation_family_ids(case.organisation),
                 "per_sector": conf("CANDIDATES_PER_SECTOR"),
+                "per_outside": conf("OUTSIDE_CANDIDATES_PER_SECTOR"),
                 "case": case.pk,
                 "waiting": list(WAITING_SECTOR_STATUSES),
+                "searched": SectorStatus.SEARCHED,
+                # Below -1: nothing is searched again.
+                "research_below": conf("RESEARCH_BELOW_POD") if pos_rate else -1.0,
                 "open": list(OPEN_TASK_STATUSES),
+                "outside_m": outside_m,
+                "outside_ring": conf("OUTSIDE_HOME_MAX_RING"),
+                # The index's pre-filter in degrees, wide enough east-west at this latitude;
+                # the exact test in metres follows it.
+                "outside_deg": outside_m / 111_320 / max(math.cos(latitude), 0.1),
             },
         )
         rows = cursor.fetchall()
+    return [
+        policy.Pair(
+            sector=row[0],
+            unit=row[1],
+            distance=row[2],
+            home=row[3],
+            weight=row[4],
+            coverage=row[5],
+            ring=row[6],
+            h3_index=row[7],
+            kind=row[8],
+            fresh=row[9] != SectorStatus.SEARCHED,
+            total=row[10] or 0.0,
+        )
+        for row in rows
+    ]
+
+
+@transaction.atomic
+def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
+    """Offer the waiting sectors of a case to units, as the dispatch policy ranks them."""
+    now = now or timezone.now()
+    _offers_lock()
+    case = Case.objects.select_related("organisation").get(pk=case.pk)
+    if not case.is_open or case.search_paused:
+        return OfferResult([], 0, 0)
+    policy_name = conf("POLICY")
+    pairs = _candidates(case=case, policy_name=policy_name)
     load = dict(
         Task.objects.open()
-        .filter(unit_id__in={unit for _, unit, _ in rows})
+        .filter(unit_id__in={p.unit for p in pairs})
         .values("unit_id")
         .annotate(n=Count("pk"))
         .values_list("unit_id", "n")
     )
-    choice: dict[int, tuple[int, float | None]] = {}  # sector -> (unit, distance)
-    for sector_id, unit_id, distance in rows:
-        if sector_id in choice or load.get(unit_id, 0) >= cap:
-            continue
-        choice[sector_id] = (unit_id, distance)
-        load[unit_id] = load.get(unit_id, 0) + 1
+    picks = policy.choose(
+        policy=policy_name,
+        pairs=pairs,
+        load=load,
+        cap=conf("MAX_OPEN_TASKS_PER_UNIT"),
+        total_probability=pairs[0].total if pairs else 0.0,
+        seed=f"{case.pk}:{now.isoformat()}",
+    )
     offered: list[int] = []
-    if choice:
-        sectors = list(choice)
+    if picks:
+        sectors = list(picks)
         with connection.cursor() as cursor:
             cursor.execute(
                 INSERT_TASKS_SQL,
@@ -188,16 +257,19 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
                     "now": now,
                     "expires": now + timedelta(seconds=conf("OFFER_TIMEOUT_SECONDS")),
                     "sectors": sectors,
-                    "units": [choice[s][0] for s in sectors],
-                    "distances": [choice[s][1] for s in sectors],
+                    "units": [picks[s].unit for s in sectors],
+                    "distances": [picks[s].distance for s in sectors],
+                    "bases": [json.dumps(picks[s].basis) for s in sectors],
                 },
             )
             created = cursor.fetchall()
-        offered = [task_id for task_id, _ in created]
-        units_changed(unit_ids=[choice[sector_id][0] for _, sector_id in created])
-        Sector.objects.filter(pk__in=[s for _, s in created]).update(status=SectorStatus.OFFERED)
+        offered = [task_id for task_id, _, _ in created]
+        units_changed(unit_ids=[unit_id for _, _, unit_id in created])
     waiting = waiting_sectors().filter(case=case).count()
-    unreachable = waiting - len({s for s, _, _ in rows} - set(choice))
+    # Of the sectors waiting now, those with a candidate wait for a unit to be free; the rest
+    # have no unit that could ever take them.
+    held = {p.sector for p in pairs if p.fresh} - set(picks)
+    unreachable = max(waiting - len(held), 0)
     if offered:
         if case.status == CaseStatus.OPEN:
             Case.objects.filter(pk=case.pk, status=CaseStatus.OPEN).update(status=CaseStatus.ACTIVE)
@@ -206,7 +278,7 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
             case=case,
             kind=EventKind.OFFERS_MADE,
             origin=Origin.system(),
-            data={"offers": len(offered), "waiting": waiting},
+            data={"offers": len(offered), "waiting": waiting, "policy": policy_name},
         )
         queue_on_commit(queue.OFFERS_NOTIFY, offered)
     if unreachable:
@@ -239,7 +311,7 @@ def offers_expire(*, now: datetime | None = None) -> list[int]:
     units_changed(unit_ids=[task.unit_id for task in expired])
     Sector.objects.filter(
         pk__in=[t.sector_id for t in expired], status=SectorStatus.OFFERED
-    ).update(status=SectorStatus.UNASSIGNED)
+    ).update(status=FREED_STATUS)
     alerts_raise(
         drafts=[
             AlertDraft(

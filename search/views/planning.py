@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,8 +19,8 @@ from search.forms import AreaDrawForm, PauseForm, ReassignForm
 from search.geo import geometry_from_geojson
 from search.models import Sighting
 from search.models.tasks import OPEN_TASK_STATUSES
-from search.selectors import tips_to_triage, waiting_sectors
-from search.services import alerts, areas, offers, public
+from search.selectors import current_sectors, tips_to_triage, waiting_sectors
+from search.services import alerts, areas, offers, policy, public
 from search.validators import json_parse
 from search.views.cases import origin_of, require, steered_case, visible_case
 
@@ -106,11 +106,20 @@ def case_map(request, pk: int):
         for u in units
     ]
     waiting = waiting_sectors().filter(case=case)
-    open_tasks = (
+    open_tasks = list(
         case.tasks.filter(status__in=OPEN_TASK_STATUSES)
         .select_related("unit", "sector")
         .order_by("-sector__weight")
     )
+    for task in open_tasks:
+        task.why = policy.basis_text(task.basis)
+    queue = list(
+        current_sectors(case)
+        .filter(pk__in=waiting.values("pk"))
+        .order_by(F("probability").desc(nulls_last=True), "-weight", "id")[:QUEUE_SHOWN]
+    )
+    for sector in queue:
+        sector.percent = 100 * (sector.probability or 0)
     can_steer = _cansteered_case(request, case)
     context = {
         "case": case,
@@ -131,7 +140,7 @@ def case_map(request, pk: int):
         },
         "status_colours": [(SectorStatus(k).label, v) for k, v in STATUS_COLOURS.items()],
         "waiting_count": waiting.count(),
-        "queue": waiting.order_by("-weight")[:QUEUE_SHOWN],
+        "queue": queue,
         "open_tasks": open_tasks,
         "alerts": case.alerts.filter(acknowledged_at__isnull=True).select_related("task")[:30],
         "sightings": case.sightings.order_by("-seen_at")[:20],

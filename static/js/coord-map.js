@@ -19,13 +19,21 @@
   fetch(data.sectors_url, { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then(function (r) { return r.json(); })
     .then(function (geojson) {
+      var top = 0;
+      geojson.features.forEach(function (f) { top = Math.max(top, f.properties.probability || 0); });
       var layer = L.geoJSON(geojson, {
         style: function (f) {
           var c = data.colours[f.properties.status] || "#8c959f";
-          return { color: c, weight: 1, fillColor: c, fillOpacity: f.properties.outside_jurisdiction ? 0.05 : 0.35 };
+          // Unsearched ground is coloured by status; the opacity says how likely the person is
+          // there now (the densest sector of the area is the most opaque).
+          var p = f.properties.probability || 0;
+          var shade = top > 0 ? 0.12 + 0.5 * Math.sqrt(p / top) : 0.35;
+          return { color: c, weight: 1, fillColor: c, fillOpacity: f.properties.outside_jurisdiction ? 0.05 : shade };
         },
         onEachFeature: function (f, l) {
-          l.bindTooltip(f.properties.h3_index + " · " + f.properties.status + " · " + f.properties.weight.toFixed(4));
+          var p = f.properties.probability;
+          l.bindTooltip(f.properties.h3_index + " · " + f.properties.status + " · P " +
+            (p === null || p === undefined ? "–" : (100 * p).toFixed(2) + "%"));
           l.on("click", function () { if (sectorInput) { sectorInput.value = f.properties.h3_index; } });
         }
       }).addTo(map);
