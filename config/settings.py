@@ -311,8 +311,13 @@ POSITION_TRACK_RETENTION_HOURS = env_int("POSITION_TRACK_RETENTION_HOURS", 72)
 DISPATCH = {
     "OFFER_TIMEOUT_SECONDS": env_int("DISPATCH_OFFER_TIMEOUT_SECONDS", 180),
     "MAX_OPEN_TASKS_PER_UNIT": env_int("DISPATCH_MAX_OPEN_TASKS_PER_UNIT", 2),
-    # Nearest eligible units considered per sector before it waits in the queue.
+    # Sectors each free unit is matched against (the most probable of its ground, and for
+    # pos_rate its nearest too); no more than all free units together can take.
+    "CANDIDATES_PER_UNIT": env_int("DISPATCH_CANDIDATES_PER_UNIT", 200),
+    # Or, when the free units outnumber the sectors, the nearest free units of each sector.
     "CANDIDATES_PER_SECTOR": env_int("DISPATCH_CANDIDATES_PER_SECTOR", 8),
+    # How often (seconds, per case) to count the waiting sectors no unit covers at all.
+    "UNCOVERED_CHECK_SECONDS": env_int("DISPATCH_UNCOVERED_CHECK_SECONDS", 60),
     "STALE_TASK_SECONDS": env_int("DISPATCH_STALE_TASK_SECONDS", 1800),
     # Below this radius the travel cap is not applied: a report minutes old still gets ground.
     "MIN_REACH_M": env_int("DISPATCH_MIN_REACH_M", 300),
@@ -326,7 +331,6 @@ DISPATCH = {
     # all busy may go to a unit whose home area lies within OUTSIDE_HOME_MAX_M of it (0: never).
     "OUTSIDE_HOME_MAX_M": env_int("DISPATCH_OUTSIDE_HOME_MAX_M", 3000),
     "OUTSIDE_HOME_MAX_RING": env_int("DISPATCH_OUTSIDE_HOME_MAX_RING", 1),
-    "OUTSIDE_CANDIDATES_PER_SECTOR": env_int("DISPATCH_OUTSIDE_CANDIDATES_PER_SECTOR", 4),
     # pos_rate: a searched sector is offered again (to another unit) while its combined
     # probability of detection is below this; the Bayes update ranks it below fresh ground.
     "RESEARCH_BELOW_POD": env_float("DISPATCH_RESEARCH_BELOW_POD", 0.9),

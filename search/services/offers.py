@@ -5,6 +5,7 @@ the waiting queue is the set of sectors in the current area that no open task co
 """
 
 import json
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -12,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Case as Case_
-from django.db.models import Count, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -39,6 +41,8 @@ from search.services.alerts import AlertDraft, alert_raise, alerts_raise
 from search.services.queue import queue_on_commit
 from search.services.task_versions import units_changed
 from search.services.timeline import EventDraft, Origin, event_record, events_record
+
+log = logging.getLogger(__name__)
 
 # One lock for every offer-making transaction: the per-unit cap then holds across cases.
 OFFERS_LOCK_KEY = 0x6265_6163  # "beac"
@@ -97,11 +101,75 @@ def tasks_cancel(*, tasks: QuerySet[Task], reason: str, now: datetime) -> int:
     return len(cancelled)
 
 
-# The unit side of the match is the rule in accounts.selectors (UNIT_CAN_TAKE_SQL), the same one
-# Unit.objects.available().covering(point) applies. The second branch, empty unless the policy
-# asks for it, brings units from next door for high-probability sectors; the first, searched
-# sectors that may be searched again.
+# Units that could take an offer now: available, of the city, under their cap of open tasks, with
+# a home area at or near the case's current area (the near ones only matter to pos_rate).
+FREE_UNITS_SQL = """
+SELECT u.id, u.kind, coalesce(l.n, 0) AS load
+FROM accounts_unit u
+LEFT JOIN LATERAL (SELECT count(*) AS n FROM search_task t
+                   WHERE t.unit_id = u.id AND t.status = ANY(%(open)s)) l ON TRUE
+WHERE u.availability = %(available)s
+  AND u.organisation_id = ANY(%(family)s)
+  AND coalesce(l.n, 0) < %(cap)s
+  AND EXISTS (SELECT 1 FROM search_searcharea a
+              WHERE a.case_id = %(case)s AND a.is_current
+                AND ST_DWithin(u.home_area, a.boundary, %(near_deg)s))
+ORDER BY u.id
+"""  # noqa: S608 - constants only
+
+# For each free unit, the waiting sectors it could take: the most probable of its home area and,
+# for pos_rate, the nearest ones, and high-probability sectors just outside it. The free units
+# are few once a search runs, so this reads a few rows per unit, not one per sector and unit.
+# The unit side of "could take" is the rule in accounts.selectors (UNIT_CAN_TAKE_SQL).
 CANDIDATES_SQL = f"""
+WITH waiting AS MATERIALIZED (
+    SELECT s.id, s.centroid, s.weight, s.coverage, s.ring, s.h3_index, s.status,
+           s.required_capability, s.weight * (1 - s.coverage) AS p
+    FROM search_sector s
+    WHERE s.case_id = %(case)s
+      AND s.in_current_area AND NOT s.outside_jurisdiction
+      AND (s.status = ANY(%(waiting)s)
+           OR (s.status = %(searched)s AND s.coverage < %(research_below)s))
+      AND NOT EXISTS (SELECT 1 FROM search_task t
+                      WHERE t.sector_id = s.id AND t.status = ANY(%(open)s))
+)
+SELECT c.id, u.id, ST_Distance(u.last_position, c.centroid::geography, false), c.home,
+       c.weight, c.coverage, c.ring, c.h3_index, u.kind, c.status,
+       (SELECT sum(a.weight * (1 - a.coverage)) FROM search_sector a
+        WHERE a.case_id = %(case)s AND a.in_current_area) AS total
+FROM accounts_unit u
+CROSS JOIN LATERAL (
+    (SELECT w.*, TRUE AS home FROM waiting w
+     WHERE {UNIT_CAN_TAKE_SQL.format(unit="u", point="w.centroid")}
+       AND (w.required_capability = '' OR w.required_capability = ANY(u.capabilities))
+       AND NOT EXISTS (SELECT 1 FROM search_task t WHERE t.sector_id = w.id AND t.unit_id = u.id)
+     ORDER BY w.p DESC, w.id
+     LIMIT %(per_unit)s)
+    UNION
+    (SELECT w.*, TRUE FROM waiting w
+     WHERE %(nearest_too)s AND {UNIT_CAN_TAKE_SQL.format(unit="u", point="w.centroid")}
+       AND (w.required_capability = '' OR w.required_capability = ANY(u.capabilities))
+       AND NOT EXISTS (SELECT 1 FROM search_task t WHERE t.sector_id = w.id AND t.unit_id = u.id)
+     ORDER BY u.last_position::geometry <-> w.centroid, w.id
+     LIMIT %(per_unit)s)
+    UNION
+    (SELECT w.*, FALSE FROM waiting w
+     WHERE %(outside_m)s > 0 AND w.ring <= %(outside_ring)s
+       AND NOT ST_Contains(u.home_area, w.centroid)
+       AND ST_DWithin(u.home_area, w.centroid, %(outside_deg)s)
+       AND ST_DWithin(u.home_area::geography, w.centroid::geography, %(outside_m)s, false)
+       AND (w.required_capability = '' OR w.required_capability = ANY(u.capabilities))
+       AND NOT EXISTS (SELECT 1 FROM search_task t WHERE t.sector_id = w.id AND t.unit_id = u.id)
+     ORDER BY w.p DESC, w.id
+     LIMIT %(per_unit)s)
+) c
+WHERE u.id = ANY(%(units)s)
+ORDER BY c.weight DESC, c.id, c.home DESC, 3 ASC NULLS LAST, u.id
+"""  # noqa: S608 - the fragment is a constant, not input
+
+# The same pairs the other way round, for when the free units are many and the sectors few (a
+# new case in a busy city): for each waiting sector, its nearest free units.
+SECTOR_CANDIDATES_SQL = f"""
 WITH waiting AS MATERIALIZED (
     SELECT s.id, s.centroid, s.weight, s.coverage, s.ring, s.h3_index, s.status,
            s.required_capability
@@ -123,7 +191,7 @@ CROSS JOIN LATERAL (
             ST_Distance(u.last_position, w.centroid::geography, false) AS distance, TRUE AS home
      FROM accounts_unit u
      WHERE {UNIT_CAN_TAKE_SQL.format(unit="u", point="w.centroid")}
-       AND u.organisation_id = ANY(%(family)s)
+       AND u.id = ANY(%(units)s)
        AND (w.required_capability = '' OR w.required_capability = ANY(u.capabilities))
        AND NOT EXISTS (SELECT 1 FROM search_task t WHERE t.sector_id = w.id AND t.unit_id = u.id)
      ORDER BY distance ASC NULLS LAST, u.id
@@ -132,18 +200,31 @@ CROSS JOIN LATERAL (
     (SELECT u.id, u.kind, ST_Distance(u.last_position, w.centroid::geography, false), FALSE
      FROM accounts_unit u
      WHERE %(outside_m)s > 0 AND w.ring <= %(outside_ring)s
-       AND u.availability = %(available)s
+       AND u.id = ANY(%(units)s)
        AND ST_DWithin(u.home_area, w.centroid, %(outside_deg)s)
        AND NOT ST_Contains(u.home_area, w.centroid)
        AND ST_DWithin(u.home_area::geography, w.centroid::geography, %(outside_m)s, false)
-       AND u.organisation_id = ANY(%(family)s)
        AND (w.required_capability = '' OR w.required_capability = ANY(u.capabilities))
        AND NOT EXISTS (SELECT 1 FROM search_task t WHERE t.sector_id = w.id AND t.unit_id = u.id)
      ORDER BY 3 ASC NULLS LAST, u.id
-     LIMIT %(per_outside)s)
+     LIMIT %(per_sector)s)
 ) c
 ORDER BY w.weight DESC, w.id, c.home DESC, c.distance ASC NULLS LAST, c.unit_id
 """  # noqa: S608 - the fragment is a constant, not input
+
+# Waiting sectors that no available unit of the city covers at all: the coordinator must act.
+UNCOVERED_SQL = f"""
+SELECT count(*) FROM search_sector s
+WHERE s.case_id = %(case)s AND s.in_current_area AND NOT s.outside_jurisdiction
+  AND s.status = ANY(%(waiting)s)
+  AND NOT EXISTS (SELECT 1 FROM search_task t
+                  WHERE t.sector_id = s.id AND t.status = ANY(%(open)s))
+  AND NOT EXISTS (
+      SELECT 1 FROM accounts_unit u
+      WHERE {UNIT_CAN_TAKE_SQL.format(unit="u", point="s.centroid")}
+        AND u.organisation_id = ANY(%(family)s)
+        AND (s.required_capability = '' OR s.required_capability = ANY(u.capabilities)))
+"""  # noqa: S608 - constants only
 
 INSERT_TASKS_SQL = """
 WITH made AS (
@@ -177,29 +258,48 @@ class OfferResult:
     unreachable: int  # sectors no unit could ever take (none covers them)
 
 
-def _candidates(*, case: Case, policy_name: str) -> list[policy.Pair]:
+def _params(case: Case, policy_name: str) -> dict[str, Any]:
     pos_rate = policy_name == policy.POS_RATE
     outside_m = conf("OUTSIDE_HOME_MAX_M") if pos_rate else 0
-    latitude = math.radians(case.last_seen_point.y)
+    # Metres as degrees for the index's pre-filter, wide enough east-west at this latitude; an
+    # exact test in metres follows where it matters.
+    per_degree = 111_320 * max(math.cos(math.radians(case.last_seen_point.y)), 0.1)
+    return {
+        "available": Unit.Availability.AVAILABLE,
+        "family": organisation_family_ids(case.organisation),
+        "case": case.pk,
+        "cap": conf("MAX_OPEN_TASKS_PER_UNIT"),
+        "waiting": list(WAITING_SECTOR_STATUSES),
+        "searched": SectorStatus.SEARCHED,
+        # Below -1: nothing is searched again.
+        "research_below": conf("RESEARCH_BELOW_POD") if pos_rate else -1.0,
+        "open": list(OPEN_TASK_STATUSES),
+        "nearest_too": pos_rate,
+        "outside_m": outside_m,
+        "outside_ring": conf("OUTSIDE_HOME_MAX_RING"),
+        "outside_deg": outside_m / per_degree,
+        "near_deg": outside_m / per_degree,
+    }
+
+
+def _candidates(
+    *, params: dict[str, Any], free: list[tuple[int, str, int]], waiting: int
+) -> list[policy.Pair]:
+    # Each unit needs no more sectors than all the free units together can take: the greedy
+    # cannot give it one further down its list (a sector passed over had no free unit left).
+    slots = sum(params["cap"] - load for _, _, load in free)
+    per_unit = min(slots, conf("CANDIDATES_PER_UNIT"))
+    per_sector = conf("CANDIDATES_PER_SECTOR")
+    # Whichever way round reads fewer rows.
+    by_unit = len(free) * per_unit * (2 if params["nearest_too"] else 1) <= waiting * per_sector
     with connection.cursor() as cursor:
         cursor.execute(
-            CANDIDATES_SQL,
+            CANDIDATES_SQL if by_unit else SECTOR_CANDIDATES_SQL,
             {
-                "available": Unit.Availability.AVAILABLE,
-                "family": organisation_family_ids(case.organisation),
-                "per_sector": conf("CANDIDATES_PER_SECTOR"),
-                "per_outside": conf("OUTSIDE_CANDIDATES_PER_SECTOR"),
-                "case": case.pk,
-                "waiting": list(WAITING_SECTOR_STATUSES),
-                "searched": SectorStatus.SEARCHED,
-                # Below -1: nothing is searched again.
-                "research_below": conf("RESEARCH_BELOW_POD") if pos_rate else -1.0,
-                "open": list(OPEN_TASK_STATUSES),
-                "outside_m": outside_m,
-                "outside_ring": conf("OUTSIDE_HOME_MAX_RING"),
-                # The index's pre-filter in degrees, wide enough east-west at this latitude;
-                # the exact test in metres follows it.
-                "outside_deg": outside_m / 111_320 / max(math.cos(latitude), 0.1),
+                **params,
+                "units": [unit for unit, _, _ in free],
+                "per_unit": per_unit,
+                "per_sector": per_sector,
             },
         )
         rows = cursor.fetchall()
@@ -221,6 +321,18 @@ def _candidates(*, case: Case, policy_name: str) -> list[policy.Pair]:
     ]
 
 
+def _uncovered_check_due(case: Case) -> bool:
+    """Whether to count the sectors no unit covers (for the coordinator's alert): not while
+    that alert is open, and once a minute per case at most, since it reads every sector."""
+    key = f"offers:uncovered-checked:{case.pk}"
+    try:
+        if not cache.add(key, 1, timeout=conf("UNCOVERED_CHECK_SECONDS")):
+            return False
+    except Exception:  # noqa: BLE001 - without the cache, check every time
+        log.warning("cache unavailable: checking uncovered sectors every time")
+    return not case.alerts.filter(kind=AlertKind.NO_UNITS, acknowledged_at__isnull=True).exists()
+
+
 @transaction.atomic
 def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
     """Offer the waiting sectors of a case to units, as the dispatch policy ranks them."""
@@ -230,19 +342,17 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
     if not case.is_open or case.search_paused:
         return OfferResult([], 0, 0)
     policy_name = conf("POLICY")
-    pairs = _candidates(case=case, policy_name=policy_name)
-    load = dict(
-        Task.objects.open()
-        .filter(unit_id__in={p.unit for p in pairs})
-        .values("unit_id")
-        .annotate(n=Count("pk"))
-        .values_list("unit_id", "n")
-    )
+    params = _params(case, policy_name)
+    with connection.cursor() as cursor:
+        cursor.execute(FREE_UNITS_SQL, params)
+        free = cursor.fetchall()
+    waiting = waiting_sectors().filter(case=case).count() if free else 0
+    pairs = _candidates(params=params, free=free, waiting=waiting) if free else []
     picks = policy.choose(
         policy=policy_name,
         pairs=pairs,
-        load=load,
-        cap=conf("MAX_OPEN_TASKS_PER_UNIT"),
+        load={unit: load for unit, _, load in free},
+        cap=params["cap"],
         total_probability=pairs[0].total if pairs else 0.0,
         seed=f"{case.pk}:{now.isoformat()}",
     )
@@ -266,10 +376,11 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
         offered = [task_id for task_id, _, _ in created]
         units_changed(unit_ids=[unit_id for _, _, unit_id in created])
     waiting = waiting_sectors().filter(case=case).count()
-    # Of the sectors waiting now, those with a candidate wait for a unit to be free; the rest
-    # have no unit that could ever take them.
-    held = {p.sector for p in pairs if p.fresh} - set(picks)
-    unreachable = max(waiting - len(held), 0)
+    unreachable = 0
+    if waiting and _uncovered_check_due(case):
+        with connection.cursor() as cursor:
+            cursor.execute(UNCOVERED_SQL, params)
+            unreachable = cursor.fetchone()[0]
     if offered:
         if case.status == CaseStatus.OPEN:
             Case.objects.filter(pk=case.pk, status=CaseStatus.OPEN).update(status=CaseStatus.ACTIVE)
