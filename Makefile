@@ -14,6 +14,11 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 
+SIM_SEEDS ?= 1,2,3
+SIM_UNITS ?= 60
+SIM_CASES ?= 6
+SIM_HORIZON ?= 12
+
 # Speed goals live here, not in timed tests. Needs the services `make run`/`make test` set up.
 bench:
 	bash .ci/stack setup
@@ -25,6 +30,10 @@ bench:
 	. var/stack.env && .venv/bin/python -m bench.lists --runs 50
 	# Field polling through gunicorn at 50, 100 and 200 req/s offered (about a minute and a half).
 	. var/stack.env && .venv/bin/python -m bench.polling
+	# Search effectiveness: the four dispatch policies over the same seeded worlds (about 40
+	# minutes at this size). The issue's city day is SIM_UNITS=300 SIM_CASES=50 SIM_HORIZON=24.
+	. var/stack.env && .venv/bin/python -m bench.simulate --seeds $(SIM_SEEDS) \
+		--units $(SIM_UNITS) --cases $(SIM_CASES) --horizon $(SIM_HORIZON)
 
 messages:
 	.venv/bin/python manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*'

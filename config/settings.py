@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -308,7 +309,7 @@ POSITION_TRACK_RETENTION_HOURS = env_int("POSITION_TRACK_RETENTION_HOURS", 72)
 
 # Fan-out and supervision. Xuzhou's published target is "3 minutes to dispatch"
 # (shared/data/search-facts.md): an offer nobody answers in 3 minutes goes to the next unit.
-DISPATCH = {
+DISPATCH: dict[str, Any] = {
     "OFFER_TIMEOUT_SECONDS": env_int("DISPATCH_OFFER_TIMEOUT_SECONDS", 180),
     "MAX_OPEN_TASKS_PER_UNIT": env_int("DISPATCH_MAX_OPEN_TASKS_PER_UNIT", 2),
     # Sectors each free unit is matched against (the most probable of its ground, and for
