@@ -101,6 +101,20 @@ def tasks_cancel(*, tasks: QuerySet[Task], reason: str, now: datetime) -> int:
     return len(cancelled)
 
 
+# The offer queue of one case (and, for pos_rate, searched sectors that may be searched again),
+# with each sector's current probability p: its prior lowered by Bayes, weight x (1 - coverage).
+WAITING_CTE = """WITH waiting AS MATERIALIZED (
+    SELECT s.id, s.centroid, s.weight, s.coverage, s.ring, s.h3_index, s.status,
+           s.required_capability, s.weight * (1 - s.coverage) AS p
+    FROM search_sector s
+    WHERE s.case_id = %(case)s
+      AND s.in_current_area AND NOT s.outside_jurisdiction
+      AND (s.status = ANY(%(waiting)s)
+           OR (s.status = %(searched)s AND s.coverage < %(research_below)s))
+      AND NOT EXISTS (SELECT 1 FROM search_task t
+                      WHERE t.sector_id = s.id AND t.status = ANY(%(open)s))
+)"""
+
 # Units that could take an offer now: available, of the city, under their cap of open tasks, with
 # a home area at or near the case's current area (the near ones only matter to pos_rate).
 FREE_UNITS_SQL = """
@@ -122,17 +136,7 @@ ORDER BY u.id
 # are few once a search runs, so this reads a few rows per unit, not one per sector and unit.
 # The unit side of "could take" is the rule in accounts.selectors (UNIT_CAN_TAKE_SQL).
 CANDIDATES_SQL = f"""
-WITH waiting AS MATERIALIZED (
-    SELECT s.id, s.centroid, s.weight, s.coverage, s.ring, s.h3_index, s.status,
-           s.required_capability, s.weight * (1 - s.coverage) AS p
-    FROM search_sector s
-    WHERE s.case_id = %(case)s
-      AND s.in_current_area AND NOT s.outside_jurisdiction
-      AND (s.status = ANY(%(waiting)s)
-           OR (s.status = %(searched)s AND s.coverage < %(research_below)s))
-      AND NOT EXISTS (SELECT 1 FROM search_task t
-                      WHERE t.sector_id = s.id AND t.status = ANY(%(open)s))
-)
+{WAITING_CTE}
 SELECT c.id, u.id, ST_Distance(u.last_position, c.centroid::geography, false), c.home,
        c.weight, c.coverage, c.ring, c.h3_index, u.kind, c.status,
        (SELECT sum(a.weight * (1 - a.coverage)) FROM search_sector a
@@ -170,17 +174,7 @@ ORDER BY c.weight DESC, c.id, c.home DESC, 3 ASC NULLS LAST, u.id
 # The same pairs the other way round, for when the free units are many and the sectors few (a
 # new case in a busy city): for each waiting sector, its nearest free units.
 SECTOR_CANDIDATES_SQL = f"""
-WITH waiting AS MATERIALIZED (
-    SELECT s.id, s.centroid, s.weight, s.coverage, s.ring, s.h3_index, s.status,
-           s.required_capability
-    FROM search_sector s
-    WHERE s.case_id = %(case)s
-      AND s.in_current_area AND NOT s.outside_jurisdiction
-      AND (s.status = ANY(%(waiting)s)
-           OR (s.status = %(searched)s AND s.coverage < %(research_below)s))
-      AND NOT EXISTS (SELECT 1 FROM search_task t
-                      WHERE t.sector_id = s.id AND t.status = ANY(%(open)s))
-)
+{WAITING_CTE}
 SELECT w.id, c.unit_id, c.distance, c.home, w.weight, w.coverage, w.ring, w.h3_index, c.kind,
        w.status,
        (SELECT sum(a.weight * (1 - a.coverage)) FROM search_sector a
