@@ -950,14 +950,16 @@ def pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def plot(results: dict[str, list[dict[str, Any]]], path: Path, title: str) -> None:
+def plot(
+    results: dict[str, list[dict[str, Any]]], path: Path, title: str, horizon_h: float
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    hours = [h / 12 for h in range(0, 24 * 12 + 1)]
+    hours = [h / 12 for h in range(0, int(horizon_h * 12) + 1)]
     for policy, runs in results.items():
         ttf = [x for r in runs for x in r["ttf_min"]]
         n = len(ttf)
@@ -965,7 +967,7 @@ def plot(results: dict[str, list[dict[str, Any]]], path: Path, title: str) -> No
         ax.plot(hours, ys, label=policy, linewidth=1.8)
     ax.set_xlabel("hours since the report was filed")
     ax.set_ylabel("share of cases found")
-    ax.set_xlim(0, 24)
+    ax.set_xlim(0, horizon_h)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.set_title(title, fontsize=10)
@@ -1017,7 +1019,7 @@ def main() -> None:
         print(line(pooled(results[policy]), seeds=len(seeds)), flush=True)
     if args.plot:
         title = f"{args.cases} cases a day, {args.units} units, seeds {args.seeds}"
-        plot(results, Path(args.plot), title)
+        plot(results, Path(args.plot), title, args.horizon)
         print(f"simulate plot={args.plot}", flush=True)
 
 
