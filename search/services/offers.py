@@ -185,7 +185,9 @@ CROSS JOIN LATERAL (
             ST_Distance(u.last_position, w.centroid::geography, false) AS distance, TRUE AS home
      FROM accounts_unit u
      WHERE {UNIT_CAN_TAKE_SQL.format(unit="u", point="w.centroid")}
-       AND u.id = ANY(%(units)s)
+       -- "+ 0": filter on the free units' ids, but find units through the home-area index
+       -- (by the primary key, every sector would test every free unit's area).
+       AND u.id + 0 = ANY(%(units)s)
        AND (w.required_capability = '' OR w.required_capability = ANY(u.capabilities))
        AND NOT EXISTS (SELECT 1 FROM search_task t WHERE t.sector_id = w.id AND t.unit_id = u.id)
      ORDER BY distance ASC NULLS LAST, u.id
@@ -194,7 +196,7 @@ CROSS JOIN LATERAL (
     (SELECT u.id, u.kind, ST_Distance(u.last_position, w.centroid::geography, false), FALSE
      FROM accounts_unit u
      WHERE %(outside_m)s > 0 AND w.ring <= %(outside_ring)s
-       AND u.id = ANY(%(units)s)
+       AND u.id + 0 = ANY(%(units)s)
        AND ST_DWithin(u.home_area, w.centroid, %(outside_deg)s)
        AND NOT ST_Contains(u.home_area, w.centroid)
        AND ST_DWithin(u.home_area::geography, w.centroid::geography, %(outside_m)s, false)
