@@ -35,7 +35,7 @@ from search.choices import (
 from search.geo import SRID, make_point
 from search.models import Case, FieldAction, Sector, Sighting, Task
 from search.photos import clean_photo
-from search.services import queue
+from search.services import policy, queue
 from search.services.aid import outbound
 from search.services.alerts import alert_raise
 from search.services.offers import FREED_STATUS, tasks_cancel
@@ -185,8 +185,7 @@ def task_finish(
         note=note.strip()[:2000],
     )
     sector = Sector.objects.select_for_update().get(pk=task.sector_id)
-    # Independent searches combine: the chance of having missed the person multiplies.
-    sector.coverage = 1 - (1 - sector.coverage) * (1 - coverage)
+    sector.coverage = policy.pod_combined(sector.coverage, coverage)
     sector.status = SectorStatus.NEEDS_RESEARCH if needs_research else SectorStatus.SEARCHED
     sector.save(update_fields=["coverage", "status"])
     outbound.assisting_forward(

@@ -342,7 +342,7 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
     with connection.cursor() as cursor:
         cursor.execute(FREE_UNITS_SQL, params)
         free = cursor.fetchall()
-    waiting = waiting_sectors().filter(case=case).count() if free else 0
+    waiting = waiting_sectors().filter(case=case).count()
     pairs = _candidates(params=params, free=free, waiting=waiting) if free else []
     picks = policy.choose(
         policy=policy_name,
@@ -371,7 +371,9 @@ def offers_make(*, case: Case, now: datetime | None = None) -> OfferResult:
             created = cursor.fetchall()
         offered = [task_id for task_id, _, _ in created]
         units_changed(unit_ids=[unit_id for _, _, unit_id in created])
-    waiting = waiting_sectors().filter(case=case).count()
+        # The queue less what was just offered from it (a searched sector was not in it).
+        fresh = {p.sector for p in pairs if p.fresh}
+        waiting -= len({sector for _, sector, _ in created} & fresh)
     unreachable = 0
     if waiting and _uncovered_check_due(case):
         with connection.cursor() as cursor:

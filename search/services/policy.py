@@ -147,8 +147,13 @@ def choose(
     return picks
 
 
+def _probability(p: Pair, total: float) -> float:
+    """The sector's current probability: its prior lowered by Bayes, normalised."""
+    return p.weight * (1 - p.coverage) / total if total > 0 else 0.0
+
+
 def _basis(policy: str, p: Pair, total: float, **extra: Any) -> dict[str, Any]:
-    probability = p.weight * (1 - p.coverage) / total if total > 0 else 0.0
+    probability = _probability(p, total)
     basis = {
         "policy": policy,
         "ring": p.ring,
@@ -189,7 +194,7 @@ def _score(p: Pair, queue: float, total: float) -> tuple[float, dict[str, Any]]:
     e = effort(p.kind)
     travel = e.travel_min(p.distance)
     search = e.search_min(sector_area_km2(p.h3_index))
-    probability = p.weight * (1 - p.coverage) / total if total > 0 else 0.0
+    probability = _probability(p, total)
     minutes = queue + travel + search
     rate = probability * e.pod / minutes if minutes > 0 else 0.0
     return rate, {
