@@ -284,7 +284,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_float("DISPATCH_SWEEP_SECONDS", 60.0),
     },
     # Partner messages: re-send whatever the on-commit delivery left behind.
-    "federation-sweep": {"task": "search.tasks.federation_sweep", "schedule": 30.0},
+    "federation-sweep": {
+        "task": "search.tasks.federation_sweep",
+        "schedule": env_float("FEDERATION_SWEEP_SECONDS", 30.0),
+    },
     "aid-escalate": {"task": "search.tasks.aid_escalate", "schedule": 60.0},
     # Public alerts: widen the circle as time passes, end those whose case closed.
     "public-alerts-tick": {
@@ -470,6 +473,10 @@ FEDERATION = {
     "TIMEOUT_SECONDS": env_float("FEDERATION_TIMEOUT_SECONDS", 10.0),
     "RETRY_BASE_SECONDS": env_float("FEDERATION_RETRY_BASE_SECONDS", 5.0),
     "RETRY_CAP_SECONDS": env_float("FEDERATION_RETRY_CAP_SECONDS", 600.0),
+    # A partner that does not answer is probed with one message on this backoff. The cap bounds
+    # how long after its return a partner waits to be found again, whatever the outage's length.
+    "PROBE_BASE_SECONDS": env_float("FEDERATION_PROBE_BASE_SECONDS", 1.0),
+    "PROBE_CAP_SECONDS": env_float("FEDERATION_PROBE_CAP_SECONDS", 5.0),
     # How long a worker holds a message it is sending; past it, another worker may send it.
     # Longer than a send can take (connect and read timeouts, signing).
     "LEASE_SECONDS": env_float("FEDERATION_LEASE_SECONDS", 120.0),

@@ -65,18 +65,41 @@ def offers_notify(task_ids: list[int]) -> None:
 
 
 @shared_task
-def deliver_message(message_id: int) -> str:
-    """Send one outgoing partner message; the service schedules its own retries."""
-    return relay.outbox_deliver(message_id=message_id)
+def drain_stream(request_id: int) -> str:
+    """Send a request's waiting partner messages in order; the service schedules what follows."""
+    return relay.stream_drain(request_id=request_id).stopped
 
 
 @shared_task
-def federation_sweep() -> int:
-    """Re-send partner messages whose time has come: the outbox, not the broker, is the record."""
-    due = relay.outbox_due()
-    for message_id in due:
-        deliver_message.delay(message_id)
-    return len(due)
+def probe_partner(partner_id: int) -> str:
+    """Try a partner that stopped answering; its first answer starts its catch-up."""
+    return relay.partner_probe(partner_id=partner_id)
+
+
+@shared_task
+def deliver_message(message_id: int) -> str:
+    """Queued by an earlier release (one task per message): drain that message's stream."""
+    from search.models import OutboxMessage
+
+    request_id = (
+        OutboxMessage.objects.filter(pk=message_id).values_list("request_id", flat=True).first()
+    )
+    return relay.stream_drain(request_id=request_id).stopped if request_id else "gone"
+
+
+@shared_task
+def federation_sweep() -> dict[str, int]:
+    """Restart what the broker lost: streams due to partners that answer, probes overdue.
+
+    The outbox, not the broker, is the record of what must still go out.
+    """
+    streams = relay.streams_due()
+    for request_id in streams:
+        drain_stream.delay(request_id)
+    probes = relay.probes_due()
+    for partner_id in probes:
+        probe_partner.delay(partner_id)
+    return {"streams": len(streams), "probes": len(probes)}
 
 
 @shared_task

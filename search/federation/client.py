@@ -25,7 +25,14 @@ def encode(body: dict) -> str:
     return json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
-def post_message(*, partner, msg_id: str, body: dict) -> DeliveryResult:
+def session() -> requests.Session:
+    """Return an HTTP session for a run of sends: one connection kept open to the partner."""
+    return requests.Session()
+
+
+def post_message(
+    *, partner, msg_id: str, body: dict, http: requests.Session | None = None
+) -> DeliveryResult:
     """POST one signed message to the partner and return what it answered."""
     text = encode(body)
     headers = {
@@ -41,7 +48,7 @@ def post_message(*, partner, msg_id: str, body: dict) -> DeliveryResult:
     }
     url = partner.base_url.rstrip("/") + "/" + MESSAGES_PATH
     try:
-        response = requests.post(
+        response = (http or requests).post(
             url,
             data=text.encode(),
             headers=headers,

@@ -10,7 +10,7 @@ from .cases import (
     Sighting,
 )
 from .interchange import DraftReport
-from .mutual_aid import InboxMessage, MutualAidRequest, OutboxMessage
+from .mutual_aid import InboxMessage, MutualAidRequest, OutboxMessage, PartnerLink
 from .public import PublicAlert, PublicAlertMessage
 from .supervision import SupervisionOrder
 from .tasks import Alert, FieldAction, Task
@@ -31,6 +31,7 @@ __all__ = [
     "InboxMessage",
     "MutualAidRequest",
     "OutboxMessage",
+    "PartnerLink",
     "PublicAlert",
     "PublicAlertMessage",
     "SearchArea",

@@ -200,3 +200,32 @@ class InboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.seq} ← {self.partner}"
+
+
+class PartnerLink(models.Model):
+    """How delivery to one partner stands: reachable or not, since when, when to try it next.
+
+    While a partner does not answer, one probe (its oldest waiting message) goes out on a short,
+    capped backoff instead of every queued message retrying on its own schedule; the first
+    answer reopens the link and every stream to that partner drains at once, in order.
+    """
+
+    partner = models.OneToOneField(
+        "accounts.Partner", on_delete=models.CASCADE, primary_key=True, related_name="link"
+    )
+    reachable = models.BooleanField(_("reachable"), default=True)
+    # When `reachable` last changed (or the first delivery, for a link never down).
+    since = models.DateTimeField(_("since"))
+    # Tries in a row that got no answer; 0 while reachable.
+    failures = models.PositiveIntegerField(_("failed tries in a row"), default=0)
+    # While unreachable: when the next probe may go (a running probe holds it a lease ahead).
+    probe_at = models.DateTimeField(_("next probe at"), null=True, blank=True)
+    last_success_at = models.DateTimeField(_("last answered at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("partner link")
+        verbose_name_plural = _("partner links")
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {'up' if self.reachable else 'down'} since {self.since:%H:%M:%S}"

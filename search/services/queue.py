@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 DISPATCH = "search.tasks.dispatch"
 DISPATCH_SWEEP = "search.tasks.dispatch_sweep"
 OFFERS_NOTIFY = "search.tasks.offers_notify"
-DELIVER_MESSAGE = "search.tasks.deliver_message"
+DRAIN_STREAM = "search.tasks.drain_stream"
+PROBE_PARTNER = "search.tasks.probe_partner"
 
 
 def publish(task_name: str, *args: Any, countdown: float | None = None) -> bool:

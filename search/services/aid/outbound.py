@@ -138,7 +138,7 @@ def outbox_write(*, request: MutualAidRequest, type_: str, data: dict) -> Outbox
     MutualAidRequest.objects.filter(pk=request.pk).update(
         last_message_at=now, last_message_type=type_
     )
-    queue_on_commit(queue.DELIVER_MESSAGE, message.pk)
+    queue_on_commit(queue.DRAIN_STREAM, request.pk)
     return message
 
 

@@ -165,14 +165,15 @@ def test_the_sweep_finds_messages_left_behind(fed):
     )
     message = OutboxMessage.objects.get(request=request)
     # The on-commit queueing never happened (a crash, a broker outage): the sweep finds it.
-    assert relay.outbox_due() == [message.pk]
+    assert relay.streams_due() == [request.pk]
     OutboxMessage.objects.filter(pk=message.pk).update(
         next_attempt_at=timezone.now() + timedelta(minutes=1)
     )
-    assert relay.outbox_due() == []
+    assert relay.streams_due() == []
 
 
-@pytest.mark.parametrize(("status", "outcome"), [(409, "refused"), (401, "retry")])
+# A refused message is given up and the stream goes on past it (here: nothing is left).
+@pytest.mark.parametrize(("status", "outcome"), [(409, "drained"), (401, "retry")])
 def test_a_refused_message_is_not_retried_and_the_coordinator_is_told(fed, status, outcome):
     """A refusal of the message is final; a refusal of our key or signature is retried."""
     import threading
@@ -199,17 +200,17 @@ def test_a_refused_message_is_not_retried_and_the_coordinator_is_told(fed, statu
             origin=Origin(actor=fed.coordinator), case=case, partner=fed.partner, reason="r"
         )
         message = OutboxMessage.objects.get()
-        assert relay.outbox_deliver(message_id=message.pk) == outcome
+        assert relay.stream_drain(request_id=message.request_id).stopped == outcome
         message.refresh_from_db()
         assert message.response_status == status
         assert Alert.objects.filter(case=case, kind=AlertKind.AID_UNDELIVERED).count() == 1
-        if outcome == "refused":
-            assert message.failed_at and relay.outbox_due() == []
+        if outcome == "drained":
+            assert message.failed_at and relay.streams_due() == []
         else:
             assert message.failed_at is None
             later = message.next_attempt_at + timedelta(seconds=1)
-            assert relay.outbox_due(now=later) == [message.pk]
-            assert relay.outbox_deliver(message_id=message.pk, now=later) == "retry"
+            assert relay.streams_due(now=later) == [message.request_id]
+            assert relay.stream_drain(request_id=message.request_id, now=later).stopped == "retry"
             # Told once, not at every attempt.
             assert Alert.objects.filter(case=case, kind=AlertKind.AID_UNDELIVERED).count() == 1
     finally:

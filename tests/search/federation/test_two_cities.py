@@ -442,3 +442,77 @@ def test_a_request_sent_while_the_partner_is_down_arrives_exactly_once(cities):
         uid,
     )
     assert delivered[0][0] is True and delivered[0][1] >= 3
+
+
+def test_a_partner_that_comes_back_gets_its_backlog_at_once_and_in_order(cities):
+    """B is down while A asks and adds 40 notes: A probes B with one message instead of each
+    retrying on its own; when B returns, the whole stream arrives in order, each note once."""
+    a, b = cities
+    a_coord = a.api("coordinator", "beacon-coordinator")
+    notes = 40
+    b.stop_web()
+    try:
+        case_id = file_case_near_border(a)
+        asked = a_coord.post(
+            f"{a.url}/api/v1/mutual-aid/",
+            json={"case": case_id, "partner": "HS", "reason": "Third case at the border."},
+        )
+        assert asked.status_code == 201, asked.text
+        request_id = asked.json()["request_id"]
+        uid = uuid.UUID(request_id)
+        wait_for(
+            "A to mark B down",
+            lambda: a.query("SELECT reachable FROM search_partnerlink") == [(False,)],
+            cities=(a,),
+        )
+        for n in range(notes):
+            noted = a_coord.post(
+                f"{a.url}/api/v1/mutual-aid/{request_id}/note/", json={"text": f"note {n}"}
+            )
+            assert noted.status_code == 200, noted.text
+        # A goes on probing B with the request alone; the notes are not tried while B is down.
+        wait_for(
+            "A's probes",
+            lambda: a.query(
+                "SELECT m.attempts FROM search_outboxmessage m JOIN search_mutualaidrequest r "
+                "ON r.id = m.request_id WHERE r.uid = %s AND m.seq = 1 AND m.attempts >= 3",
+                uid,
+            ),
+            cities=(a,),
+        )
+        assert a.query(
+            "SELECT count(*) FROM search_outboxmessage m JOIN search_mutualaidrequest r "
+            "ON r.id = m.request_id WHERE r.uid = %s AND m.seq > 1 AND m.attempts > 0",
+            uid,
+        ) == [(0,)]
+    finally:
+        b.start_web()
+    returned = time.monotonic()
+    wait_for(
+        "A's backlog to reach B",
+        lambda: (
+            a.query(
+                "SELECT count(*) FROM search_outboxmessage m JOIN search_mutualaidrequest r "
+                "ON r.id = m.request_id WHERE r.uid = %s AND m.delivered_at IS NULL",
+                uid,
+            )
+            == [(0,)]
+        ),
+        cities=(a, b),
+    )
+    print(f"backlog of {notes + 1} delivered {time.monotonic() - returned:.1f} s after B's return")
+    # B took them in order: nothing had to wait for an earlier one, nothing came twice.
+    received = b.query(
+        "SELECT m.seq, m.outcome FROM search_inboxmessage m JOIN search_mutualaidrequest r "
+        "ON r.id = m.request_id WHERE r.uid = %s ORDER BY m.received_at, m.id",
+        uid,
+    )
+    assert [seq for seq, _ in received] == list(range(1, notes + 2))
+    assert {outcome for _, outcome in received[1:]} == {"applied"}
+    # Each note went out once: none retried on a schedule of its own.
+    assert a.query(
+        "SELECT max(m.attempts) FROM search_outboxmessage m JOIN search_mutualaidrequest r "
+        "ON r.id = m.request_id WHERE r.uid = %s AND m.seq > 1",
+        uid,
+    ) == [(1,)]
+    assert a.query("SELECT reachable, failures FROM search_partnerlink") == [(True, 0)]

@@ -171,7 +171,7 @@ def test_an_auto_send_partner_is_asked_at_once(fed, django_capture_on_commit_cal
     assert fed.pb.region.contains(request.area.point_on_surface)
     message = OutboxMessage.objects.get(request=request)
     assert message.type == AidMessageType.REQUEST and message.seq == 1
-    assert (queue.DELIVER_MESSAGE, (message.pk,)) in published
+    assert (queue.DRAIN_STREAM, (request.pk,)) in published
     assert not Alert.objects.filter(case=case, kind=AlertKind.AID_PROPOSED).exists()
     # Asked already: not asked again, nor proposed.
     assert outbound.aid_propose(case=case) == []
@@ -230,8 +230,8 @@ def test_outbox_write_numbers_messages_in_order_and_queues_delivery_on_commit(
     for callback in callbacks:
         callback()
     assert published == [
-        (queue.DELIVER_MESSAGE, (first.pk,)),
-        (queue.DELIVER_MESSAGE, (second.pk,)),
+        (queue.DRAIN_STREAM, (request.pk,)),
+        (queue.DRAIN_STREAM, (request.pk,)),
     ]
 
 
