@@ -5,6 +5,8 @@ from datetime import datetime, time, timedelta
 from difflib import SequenceMatcher
 
 from django.conf import settings
+from django.contrib.gis.db.models import MultiPolygonField
+from django.contrib.gis.db.models.functions import Area
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
 from django.contrib.postgres.expressions import ArraySubquery
@@ -25,7 +27,7 @@ from django.db.models import (
     Value,
     Window,
 )
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils import timezone
 
 from accounts.models import Organisation, Partner, Role, Unit, User
@@ -40,6 +42,7 @@ from search.choices import (
     Priority,
     TaskStatus,
 )
+from search.geo import SRID
 from search.models import (
     Alert,
     Case,
@@ -212,6 +215,73 @@ def aid_requests_awaiting_answer(user: User) -> "QuerySet[MutualAidRequest]":
 def aid_requests_of_partner(partner: Partner) -> "QuerySet[MutualAidRequest]":
     """Return the requests between this partner and us, and nothing else."""
     return MutualAidRequest.objects.filter(partner=partner)
+
+
+def _waiting_messages() -> "QuerySet[OutboxMessage]":
+    """Return the outgoing messages not yet delivered nor refused (what the relay still sends)."""
+    return OutboxMessage.objects.filter(delivered_at__isnull=True, failed_at__isnull=True)
+
+
+def partner_delivery_states(user: User) -> "QuerySet[Partner]":
+    """Return the active partners this desk deals with (a request it can see, or a delivery
+    record), with `link` (or none: never contacted), `waiting` (messages still to deliver to
+    the partner) and `oldest_waiting_at`; those not answering first.
+
+    The waiting figures are the partner's whole queue, not only this desk's requests: delivery
+    stands or falls per partner, and the oldest message is the one the relay probes with.
+    """
+    waiting = _waiting_messages().filter(request__partner=OuterRef("pk")).order_by()
+    visible = aid_requests_visible_to(user).filter(partner=OuterRef("pk"))
+    return (
+        Partner.objects.filter(is_active=True)
+        .filter(Exists(visible) | Q(link__isnull=False))
+        .select_related("organisation", "link")
+        # Neither the shapes nor the credentials are shown: do not even read them.
+        .defer(
+            "region",
+            "outbound_api_key",
+            "signing_secret",
+            "signing_secret_previous",
+            "organisation__jurisdiction",
+        )
+        .annotate(
+            waiting=Coalesce(
+                Subquery(waiting.values("request__partner").annotate(n=Count("pk")).values("n")),
+                0,
+            ),
+            oldest_waiting_at=Subquery(waiting.order_by("created_at").values("created_at")[:1]),
+        )
+        .order_by(F("link__reachable").asc(nulls_last=True), "organisation__name", "pk")
+    )
+
+
+def case_aid_requests(case: Case) -> "QuerySet[MutualAidRequest]":
+    """Return the case's requests, newest first, with the partner and its `link`, `waiting`
+    (the request's messages still to deliver) and `area_km2` (the area asked for, on the
+    spheroid)."""
+    waiting = _waiting_messages().filter(request=OuterRef("pk")).order_by()
+    return (
+        case.aid_requests.select_related("partner__organisation", "partner__link")
+        .defer(
+            "area",  # measured in the query, never drawn here
+            "partner__region",
+            "partner__outbound_api_key",
+            "partner__signing_secret",
+            "partner__signing_secret_previous",
+            "partner__organisation__jurisdiction",
+        )
+        .annotate(
+            waiting=Coalesce(
+                Subquery(waiting.values("request").annotate(n=Count("pk")).values("n")), 0
+            ),
+            # geography: square metres, not square degrees of SRID 4326.
+            area_km2=ExpressionWrapper(
+                Area(Cast("area", MultiPolygonField(srid=SRID, geography=True))) / 1e6,
+                output_field=FloatField(),
+            ),
+        )
+        .order_by("-created_at", "-pk")
+    )
 
 
 def waiting_sector_q(prefix: str = "") -> Q:

@@ -24,6 +24,7 @@ from search.forms import (
 from search.models import Case
 from search.pagination import BoundedCountPaginator, page_size_from
 from search.selectors import (
+    case_aid_requests,
     case_public_alerts,
     cases_visible_to,
     crisis_queue,
@@ -181,9 +182,7 @@ def _detail_context(request, case: Case, revealed: set[str]) -> dict:
         "withdraw_form": WithdrawForm(),
         "close_form": CloseForm(),
         "contact_form": CrisisContactForm(),
-        "aid_requests": case.aid_requests.select_related("partner__organisation").order_by(
-            "-created_at"
-        ),
+        "aid_requests": case_aid_requests(case),
         "can_ask_aid": case.is_open and permissions.can_close_case(user),
         "aid_form": AidAskForm(),
         "orders": orders_visible_to(user)

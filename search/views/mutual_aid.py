@@ -13,7 +13,7 @@ from search import permissions
 from search.choices import AID_AWAITING_ANSWER, AID_OPEN_STATUSES, AidDirection, SubjectCategory
 from search.forms import AidAcceptForm, AidAskForm, AidNoteForm, AidReasonForm
 from search.models import MutualAidRequest, SupervisionOrder
-from search.selectors import aid_requests_visible_to
+from search.selectors import aid_requests_visible_to, partner_delivery_states
 from search.services.aid import desk
 from search.views.cases import origin_of, require, visible_case
 
@@ -44,7 +44,8 @@ def _row(request: MutualAidRequest, now) -> dict:
 @login_required
 @require_safe
 def aid_board(request):
-    """Every open request with partner, status, age, last message and what is overdue."""
+    """How delivery to each partner stands, then every open request with partner, status, age,
+    last message and what is overdue."""
     require(can_see_board(request.user))
     now = timezone.now()
     mine = aid_requests_visible_to(request.user)
@@ -74,6 +75,7 @@ def aid_board(request):
         request,
         "search/aid_board.html",
         {
+            "partners": partner_delivery_states(request.user),
             "rows": open_rows,
             "ended": ended,
             "overdue_count": sum(1 for r in open_rows if r["overdue"]),
