@@ -14,6 +14,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 
+REGION_OUTAGE ?= 300
 SIM_SEEDS ?= 1,2,3
 SIM_UNITS ?= 60
 SIM_CASES ?= 6
@@ -24,6 +25,8 @@ bench:
 	bash .ci/stack setup
 	. var/stack.env && .venv/bin/python -m bench.fanout --runs 5
 	. var/stack.env && .venv/bin/python -m bench.federation --requests 200 --notes 200
+	# Ten real Beacons, three of them down for five minutes (about ten minutes in all).
+	. var/stack.env && .venv/bin/python -m bench.region --outage $(REGION_OUTAGE)
 	# Five years of a province: the first run builds it (about seven minutes), later ones reuse it.
 	# SCALE_CASES=20000 (and SCALE_UNITS=..., see --help) makes it smaller.
 	. var/stack.env && .venv/bin/python -m bench.scale
