@@ -476,7 +476,7 @@ FEDERATION = {
     # A partner that does not answer is probed with one message on this backoff. The cap bounds
     # how long after its return a partner waits to be found again, whatever the outage's length.
     "PROBE_BASE_SECONDS": env_float("FEDERATION_PROBE_BASE_SECONDS", 1.0),
-    "PROBE_CAP_SECONDS": env_float("FEDERATION_PROBE_CAP_SECONDS", 5.0),
+    "PROBE_CAP_SECONDS": env_float("FEDERATION_PROBE_CAP_SECONDS", 2.0),
     # How long a worker holds a message it is sending; past it, another worker may send it.
     # Longer than a send can take (connect and read timeouts, signing).
     "LEASE_SECONDS": env_float("FEDERATION_LEASE_SECONDS", 120.0),
