@@ -284,14 +284,20 @@ def _link_after(*, partner_id: int, outcome: str, error: str, now: datetime) -> 
         )
         queue_on_commit(queue.PROBE_PARTNER, partner_id, countdown=delay)
         return
-    came_back = PartnerLink.objects.filter(partner_id=partner_id, reachable=False).update(
-        reachable=True, since=now, failures=0, probe_at=None, last_success_at=now, last_error=""
-    )
-    if came_back:
+    if _reopen(partner_id, now, last_success_at=now):
         catch_up(partner_id=partner_id, now=now)
         return
     with connection.cursor() as cursor:
         cursor.execute(LINK_ANSWERED_SQL, {"partner": partner_id, "now": now})
+
+
+def _reopen(partner_id: int, now: datetime, **answered: Any) -> bool:
+    """Mark a partner that was down up again; return whether this call did it."""
+    return bool(
+        PartnerLink.objects.filter(partner_id=partner_id, reachable=False).update(
+            reachable=True, since=now, failures=0, probe_at=None, last_error="", **answered
+        )
+    )
 
 
 def _waiting_for(partner_id: int) -> Any:
@@ -330,9 +336,7 @@ def partner_probe(*, partner_id: int, now: datetime | None = None) -> str:
         return "not-due"
     oldest = _waiting_for(partner_id).order_by("created_at", "pk").values("request_id").first()
     if oldest is None:
-        PartnerLink.objects.filter(partner_id=partner_id).update(
-            reachable=True, since=now, failures=0, probe_at=None
-        )
+        _reopen(partner_id, now)
         return "up"
     claimed = _claim_head(oldest["request_id"], now, any_time=True)
     if claimed is None:
