@@ -387,6 +387,8 @@ class Ledger:
     back: dict[int, float] = field(default_factory=dict)  # city -> monotonic time of return
     backlog: dict[int, int] = field(default_factory=dict)  # city -> messages waiting at return
     catchup: dict[int, float] = field(default_factory=dict)
+    boot: dict[int, float] = field(default_factory=dict)  # city -> seconds from start to healthy
+    found: dict[int, float] = field(default_factory=dict)  # seconds to its first delivery back
     outage_wall: tuple[datetime, datetime] | None = None
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -504,6 +506,25 @@ def waiting_for(cities: dict[int, City], n: int) -> int:
     return total
 
 
+def delivered_since(cities: dict[int, City], n: int, since: datetime) -> list[datetime]:
+    """When the neighbours' messages for city n were delivered, from `since` on."""
+    times = []
+    for other in partners_of(n):
+        times += [
+            row[0]
+            for row in cities[other].query(
+                "SELECT m.delivered_at FROM search_outboxmessage m "
+                "JOIN search_mutualaidrequest r ON r.id = m.request_id "
+                "JOIN accounts_partner p ON p.id = r.partner_id "
+                "JOIN accounts_organisation o ON o.id = p.organisation_id "
+                "WHERE o.code = %s AND m.delivered_at >= %s",
+                f"R{n}",
+                since,
+            )
+        ]
+    return times
+
+
 def waiting_anywhere(cities: dict[int, City]) -> int:
     return sum(
         c.query(
@@ -571,14 +592,20 @@ def outage(cities, desks, ledger: Ledger, seconds: float, pool: ThreadPoolExecut
     for d in DOWN:
         ledger.backlog[d] = waiting_for(cities, d)
     ledger.outage_wall = (started_wall, datetime.now(UTC))
+    started = time.monotonic()
     for d in DOWN:
         cities[d].start()
 
     def back(d: int) -> None:
         ledger.back[d] = cities[d].wait_healthy()
+        back_wall = datetime.now(UTC)
+        ledger.boot[d] = ledger.back[d] - started
         while waiting_for(cities, d):
             time.sleep(0.1)
         ledger.catchup[d] = time.monotonic() - ledger.back[d]
+        # Split catch-up into finding the partner again and draining what waited for it.
+        first = min(delivered_since(cities, d, back_wall), default=None)
+        ledger.found[d] = (first - back_wall).total_seconds() if first else float("nan")
 
     with ThreadPoolExecutor(len(DOWN)) as watchers:
         list(watchers.map(back, DOWN))
@@ -773,7 +800,8 @@ def run(outage_s: float) -> list[str]:
         for d in DOWN:
             lines.append(
                 f"region_catchup city=R{d} backlog={ledger.backlog[d]} "
-                f"catchup_s={ledger.catchup[d]:.1f} outage_s={outage_s:.0f}"
+                f"catchup_s={ledger.catchup[d]:.1f} found_s={ledger.found[d]:.1f} "
+                f"boot_s={ledger.boot[d]:.1f} outage_s={outage_s:.0f}"
             )
         lines.append(
             f"region_detail received={got['received']} notes={got['notes']} "
