@@ -14,6 +14,7 @@ resets the backoff of everything waiting for it and starts every stream again.
 
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import Partner
 from search.choices import AidMessageType, AidStatus, AlertKind
 from search.federation import client
 from search.models import MutualAidRequest, OutboxMessage, PartnerLink
@@ -45,6 +47,8 @@ PARTNER_DOWN = {None, 429, 502, 503, 504}
 ESCALATE_BATCH_SIZE = 200
 # Messages one drain sends before it hands the stream to a fresh task (others get the worker).
 DRAIN_BATCH_SIZE = 200
+# Seconds a drain goes on without writing the link row while its own sends are answered.
+LINK_WRITE_S = 1.0
 # Streams and probes one sweep queues.
 SWEEP_LIMIT = 500
 
@@ -147,11 +151,16 @@ def stream_drain(*, request_id: int, now: datetime | None = None) -> Drain:
     if partner_id is None:
         return Drain(0, "drained")
     sent = 0
+    partner = Partner.objects.get(pk=partner_id)
+    # The link is looked at before the first send and written at most once a second after:
+    # while this stream's own sends are answered, the partner is up, and a backlog drains at
+    # the rate of each send's round trips.
+    link_seen_at = None
     http = client.session()
     try:
         while sent < DRAIN_BATCH_SIZE:
             moment = now or timezone.now()
-            if _link_is_down(partner_id):
+            if link_seen_at is None and _link_is_down(partner_id):
                 return Drain(sent, "partner-down")
             claimed = _claim_head(request_id, moment)
             if claimed is None:
@@ -159,9 +168,12 @@ def stream_drain(*, request_id: int, now: datetime | None = None) -> Drain:
                     request_id=request_id, delivered_at__isnull=True, failed_at__isnull=True
                 ).exists()
                 return Drain(sent, "waiting" if pending else "drained")
-            outcome = _send(*claimed, partner_id=partner_id, http=http, now=moment)
+            fresh = link_seen_at is not None and time.monotonic() - link_seen_at < LINK_WRITE_S
+            outcome = _send(*claimed, partner=partner, http=http, now=moment, link_known=fresh)
             if outcome not in (DELIVERED, REFUSED):
                 return Drain(sent, outcome)
+            if not fresh:
+                link_seen_at = time.monotonic()
             sent += 1
     finally:
         http.close()
@@ -169,23 +181,41 @@ def stream_drain(*, request_id: int, now: datetime | None = None) -> Drain:
     return Drain(sent, "more")
 
 
-def _send(message_id: int, token: uuid.UUID, *, partner_id: int, http: Any, now: datetime) -> str:
-    """Send one claimed message, record the answer, and move the partner's link with it."""
-    message = OutboxMessage.objects.select_related("request__partner__organisation").get(
+def _send(
+    message_id: int,
+    token: uuid.UUID,
+    *,
+    partner: Partner,
+    http: Any,
+    now: datetime,
+    link_known: bool = False,
+) -> str:
+    """Send one claimed message, record the answer, and move the partner's link with it.
+
+    `link_known`: the caller saw the partner answer within the last LINK_WRITE_S, so a
+    delivery need not touch the link row.
+    """
+    request_id, uid, body = OutboxMessage.objects.values_list("request_id", "uid", "body").get(
         pk=message_id
     )
     # No transaction and no lock is held across the call: a slow partner holds up nobody.
-    result = client.post_message(
-        partner=message.request.partner, msg_id=str(message.uid), body=message.body, http=http
-    )
+    result = client.post_message(partner=partner, msg_id=str(uid), body=body, http=http)
     outcome, delay = _record(message_id=message_id, token=token, result=result)
     if outcome == RETRY:
         # The attempt is recorded already: a failed publish is picked up by the sweep at
         # next_attempt_at.
-        queue_on_commit(queue.DRAIN_STREAM, message.request_id, countdown=delay)
-    if outcome != LEASE_LOST:
-        _link_after(partner_id=partner_id, outcome=outcome, error=result.error, now=now)
+        queue_on_commit(queue.DRAIN_STREAM, request_id, countdown=delay)
+    if outcome == LEASE_LOST or (outcome == DELIVERED and link_known):
+        return outcome
+    _link_after(partner_id=partner.pk, outcome=outcome, error=result.error, now=now)
     return outcome
+
+
+# What an answer changes on a message: its body (the largest column) is written once, by outbound.
+ANSWER_FIELDS = [
+    "attempts", "response_status", "lease_token", "lease_until", "delivered_at", "failed_at",
+    "last_error", "next_attempt_at",
+]  # fmt: skip
 
 
 @transaction.atomic
@@ -193,17 +223,13 @@ def _record(
     *, message_id: int, token: uuid.UUID, result: client.DeliveryResult
 ) -> tuple[str, float]:
     """Store what the partner answered, if this worker still holds the message."""
-    message = (
-        OutboxMessage.objects.select_for_update(of=("self",))
-        .select_related("request__partner__organisation", "request__case")
-        .get(pk=message_id)
-    )
+    # The request, its partner and case are loaded only on the rare paths that name them.
+    message = OutboxMessage.objects.select_for_update().get(pk=message_id)
     if message.lease_token != token:
         log.warning(
             "outbox message %s: lease lost while sending; the new holder records", message_id
         )
         return LEASE_LOST, 0.0
-    request = message.request
     now = timezone.now()
     message.attempts += 1
     message.response_status = result.status
@@ -212,20 +238,21 @@ def _record(
     if result.status is not None and 200 <= result.status < 300:
         message.delivered_at = now
         message.last_error = ""
-        message.save()
+        message.save(update_fields=ANSWER_FIELDS)
         if message.type == AidMessageType.REQUEST:
-            MutualAidRequest.objects.filter(pk=request.pk, status=AidStatus.SENT).update(
+            MutualAidRequest.objects.filter(pk=message.request_id, status=AidStatus.SENT).update(
                 status=AidStatus.ACKNOWLEDGED, status_changed_at=now, acknowledged_at=now
             )
         return DELIVERED, 0.0
     message.last_error = result.error[:2000]
     if result.status in PARTNER_DOWN:
         # Due again as soon as the partner is back: the link, not this row, says when.
-        message.save()
+        message.save(update_fields=ANSWER_FIELDS)
         return DOWN, 0.0
+    request = message.request
     if result.status in PERMANENT_REFUSALS:
         message.failed_at = now
-        message.save()
+        message.save(update_fields=ANSWER_FIELDS)
         if request.case is not None:
             alert_raise(
                 case=request.case,
@@ -242,7 +269,7 @@ def _record(
         )
     delay = retry_delay(message.attempts)
     message.next_attempt_at = now + timedelta(seconds=delay)
-    message.save()
+    message.save(update_fields=ANSWER_FIELDS)
     return RETRY, delay
 
 
@@ -348,7 +375,7 @@ def partner_probe(*, partner_id: int, now: datetime | None = None) -> str:
         return "busy"
     http = client.session()
     try:
-        return _send(*claimed, partner_id=partner_id, http=http, now=now)
+        return _send(*claimed, partner=Partner.objects.get(pk=partner_id), http=http, now=now)
     finally:
         http.close()
 
