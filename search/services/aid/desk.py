@@ -26,6 +26,7 @@ def _require_coordinator(origin: Origin) -> None:
 
 
 def _lock(request: MutualAidRequest) -> MutualAidRequest:
+    outbound.case_lock(request.case_id)
     return (
         MutualAidRequest.objects.select_for_update(of=("self",))
         .select_related("partner__organisation", "case__organisation")

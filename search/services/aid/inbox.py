@@ -29,7 +29,7 @@ from search.choices import (
     SectorStatus,
 )
 from search.federation.messages import ContactSerializer, SummarySerializer, parse_data
-from search.models import Case, InboxMessage, MutualAidRequest, Sector
+from search.models import InboxMessage, MutualAidRequest, Sector
 from search.services import field, lifecycle
 from search.services.aid import outbound
 from search.services.alerts import alert_raise
@@ -91,8 +91,7 @@ def message_receive(*, partner: Partner, envelope: dict) -> Receipt:
         .values_list("case_id", flat=True)
         .first()
     )
-    if case_id is not None:
-        list(Case.objects.select_for_update().filter(pk=case_id).values_list("pk", flat=True))
+    outbound.case_lock(case_id)
     request = (
         MutualAidRequest.objects.select_for_update(of=("self",))
         .select_related("partner__organisation", "case__organisation")

@@ -264,7 +264,15 @@ def aid_propose(*, case: Case) -> list[Partner]:
 # --- Hooks from the rest of the search ------------------------------------------------------------
 
 
+def case_lock(case_id: int | None) -> None:
+    """Lock the case row before any of its requests: the order closing a case, a partner's
+    message and a field report take them in, so that no two of them deadlock."""
+    if case_id is not None:
+        list(Case.objects.select_for_update().filter(pk=case_id).values_list("pk", flat=True))
+
+
 def _requests(case_id: int, *, direction: str, statuses: tuple[str, ...]) -> list[MutualAidRequest]:
+    case_lock(case_id)
     return list(
         MutualAidRequest.objects.select_for_update(of=("self",))
         .filter(case_id=case_id, direction=direction, status__in=list(statuses))
