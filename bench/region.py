@@ -16,8 +16,10 @@ The run, with the deployed delivery settings:
    own and on assisting cases; coordinators send notes both ways.
 2. Cities 1, 4 and 7 stop (web and worker) for OUTAGE_S while the others go on: notes to and from
    them at about 0.4 a second each, new cases near their borders, and traffic between the rest.
-3. They come back at once. `catchup_s` is the time from a city answering its health check again
-   until no neighbour has a message waiting for it.
+3. They come back at once, each as a city deploys: its Celery worker first, its web server once
+   the worker answers. `catchup_s` is the time from a city answering its health check again
+   until no neighbour has a message waiting for it; `found_s` the part of it before the first
+   message arrived, `boot_s` the time from starting the city to its health check answering.
 4. A second round of acceptance and field work; then every case is closed, and the run waits
    until nothing waits anywhere.
 
@@ -181,20 +183,44 @@ class City:
              "--save", "", "--appendonly", "no"],
         )  # fmt: skip
 
-    def start(self) -> None:
-        self.spawn(
-            "web",
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-             f"127.0.0.1:{self.port}", "--workers", "2", "--timeout", "60",
-             "--log-level", "warning"],
-        )  # fmt: skip
-        self.spawn(
-            "worker",
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat",
-             f"--schedule={self.logs / f'beat-{self.n}'}", "--concurrency=2",
-             "--without-gossip", "--without-mingle", "--loglevel=WARNING", "--queues=region",
-             f"--hostname=region-{self.n}-{os.getpid()}@localhost"],
-        )  # fmt: skip
+    @property
+    def worker_name(self) -> str:
+        return f"region-{self.n}-{os.getpid()}@localhost"
+
+    def start(self, *names: str) -> None:
+        if not names or "web" in names:
+            self.spawn(
+                "web",
+                [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
+                 f"127.0.0.1:{self.port}", "--workers", "2", "--timeout", "60",
+                 "--log-level", "warning"],
+            )  # fmt: skip
+        if not names or "worker" in names:
+            self.spawn(
+                "worker",
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat",
+                 f"--schedule={self.logs / f'beat-{self.n}'}", "--concurrency=2",
+                 "--without-gossip", "--without-mingle", "--loglevel=WARNING",
+                 "--queues=region", f"--hostname={self.worker_name}"],
+            )  # fmt: skip
+
+    def wait_worker(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Wait until the city's Celery worker answers a ping on its own broker."""
+        from celery import Celery
+
+        app = Celery(broker=f"redis://127.0.0.1:{self.redis_port}/0")
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    if app.control.ping(destination=[self.worker_name], timeout=1.0):
+                        return
+                except Exception:  # noqa: BLE001, S110 - not up yet, whatever the reason
+                    pass
+                time.sleep(0.2)
+        finally:
+            app.close()
+        raise SystemExit(f"{self.code}'s worker did not come up; see {self.logs}")
 
     def stop(self, *names: str) -> None:
         # Redis last: a worker losing its broker while it stops only makes noise.
@@ -594,9 +620,14 @@ def outage(cities, desks, ledger: Ledger, seconds: float, pool: ThreadPoolExecut
     ledger.outage_wall = (started_wall, datetime.now(UTC))
     started = time.monotonic()
     for d in DOWN:
-        cities[d].start()
+        cities[d].start("worker")
 
     def back(d: int) -> None:
+        # As a city deploys: its worker first, its web server last, so that it answers only
+        # when what its answers queue can run (and, on these two shared cores, its worker's boot
+        # does not compete with the catch-up it is about to receive).
+        cities[d].wait_worker()
+        cities[d].start("web")
         ledger.back[d] = cities[d].wait_healthy()
         back_wall = datetime.now(UTC)
         ledger.boot[d] = ledger.back[d] - started
