@@ -9,6 +9,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.management import call_command
+from django.utils import translation
 
 from tests.helpers import spawn, stop
 
@@ -124,6 +125,15 @@ def celery_worker(celery_worker_process):
     drop_queued_work(celery_worker_process)
     yield celery_worker_process
     wait_until_idle(celery_worker_process)
+
+
+@pytest.fixture(autouse=True)
+def _language_of_the_settings():
+    """Each test starts in the settings' language: a page asked for in Chinese (the public page
+    activates the visitor's language) leaves it active in this thread for whatever runs next."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
