@@ -109,7 +109,8 @@ class TaskOutcomeCollector:
 
 
 class OperationsCollector:
-    """Open cases, waiting offers, the partner outbox and overdue orders, read at scrape time."""
+    """Open cases, waiting offers, the partner outbox (in all and per partner) and overdue
+    orders, read at scrape time."""
 
     def collect(self):
         from search.selectors import operations_figures
@@ -141,6 +142,39 @@ class OperationsCollector:
             "Supervision orders still waiting for their answer past their deadline.",
             value=figures.orders_overdue,
         )
+        yield from _partner_families(figures.partners)
+
+
+def _partner_families(partners):
+    """Per partner city (its organisation code: a small set an operator configures)."""
+    reachable = GaugeMetricFamily(
+        "beacon_partner_reachable",
+        "1 while the partner answers deliveries, 0 while it does not (absent before the first).",
+        labels=("partner",),
+    )
+    unreachable = GaugeMetricFamily(
+        "beacon_partner_unreachable_seconds",
+        "Seconds since the partner stopped answering (0 while it answers).",
+        labels=("partner",),
+    )
+    backlog = GaugeMetricFamily(
+        "beacon_partner_backlog",
+        "Messages to the partner neither delivered nor refused.",
+        labels=("partner",),
+    )
+    oldest = GaugeMetricFamily(
+        "beacon_partner_oldest_age_seconds",
+        "Age of the oldest message still to be delivered to the partner (0 when none).",
+        labels=("partner",),
+    )
+    for partner in partners:
+        labels = (partner.code,)
+        if partner.reachable is not None:
+            reachable.add_metric(labels, 1 if partner.reachable else 0)
+        unreachable.add_metric(labels, partner.unreachable_seconds)
+        backlog.add_metric(labels, partner.waiting)
+        oldest.add_metric(labels, partner.oldest_age_seconds)
+    yield from (reachable, unreachable, backlog, oldest)
 
 
 def scrape_registry() -> CollectorRegistry:

@@ -230,11 +230,19 @@ def partner_delivery_states(user: User) -> "QuerySet[Partner]":
     The waiting figures are the partner's whole queue, not only this desk's requests: delivery
     stands or falls per partner, and the oldest message is the one the relay probes with.
     """
-    waiting = _waiting_messages().filter(request__partner=OuterRef("pk")).order_by()
     visible = aid_requests_visible_to(user).filter(partner=OuterRef("pk"))
     return (
-        Partner.objects.filter(is_active=True)
+        _partners_with_waiting()
         .filter(Exists(visible) | Q(link__isnull=False))
+        .order_by(F("link__reachable").asc(nulls_last=True), "organisation__name", "pk")
+    )
+
+
+def _partners_with_waiting() -> "QuerySet[Partner]":
+    """Return the active partners with their link, `waiting` and `oldest_waiting_at`."""
+    waiting = _waiting_messages().filter(request__partner=OuterRef("pk")).order_by()
+    return (
+        Partner.objects.filter(is_active=True)
         .select_related("organisation", "link")
         # Neither the shapes nor the credentials are shown: do not even read them.
         .defer(
@@ -251,7 +259,6 @@ def partner_delivery_states(user: User) -> "QuerySet[Partner]":
             ),
             oldest_waiting_at=Subquery(waiting.order_by("created_at").values("created_at")[:1]),
         )
-        .order_by(F("link__reachable").asc(nulls_last=True), "organisation__name", "pk")
     )
 
 
@@ -356,6 +363,17 @@ def orders_issued_by(user: User) -> QuerySet[SupervisionOrder]:
 
 
 @dataclass(frozen=True)
+class PartnerFigures:
+    """How delivery to one partner stands, for monitoring."""
+
+    code: str
+    reachable: bool | None  # None: never sent anything yet
+    unreachable_seconds: float  # 0 while it answers
+    waiting: int
+    oldest_age_seconds: float  # 0 when nothing waits
+
+
+@dataclass(frozen=True)
 class OperationsFigures:
     """What an operator watches across the whole installation, at one moment."""
 
@@ -364,10 +382,32 @@ class OperationsFigures:
     outbox_backlog: int
     outbox_oldest_age_seconds: float
     orders_overdue: int
+    partners: list[PartnerFigures]
+
+
+def _age(now: datetime, then: datetime | None) -> float:
+    return max((now - then).total_seconds(), 0.0) if then else 0.0
+
+
+def partner_figures(*, now: datetime) -> list[PartnerFigures]:
+    """Return every active partner's link and backlog, in one query, by organisation code."""
+    figures = []
+    for partner in _partners_with_waiting().order_by("organisation__code"):
+        link = getattr(partner, "link", None)
+        figures.append(
+            PartnerFigures(
+                code=partner.organisation.code,
+                reachable=None if link is None else link.reachable,
+                unreachable_seconds=_age(now, link.since) if link and not link.reachable else 0.0,
+                waiting=getattr(partner, "waiting", 0),
+                oldest_age_seconds=_age(now, getattr(partner, "oldest_waiting_at", None)),
+            )
+        )
+    return figures
 
 
 def operations_figures(*, now: datetime) -> OperationsFigures:
-    """Return the installation-wide figures for monitoring, in four aggregate queries."""
+    """Return the installation-wide figures for monitoring, in five queries."""
     by_priority = dict.fromkeys(Priority, 0)
     for row in Case.objects.open().order_by().values("priority").annotate(n=Count("pk")):
         by_priority[Priority(row["priority"])] = row["n"]
@@ -380,8 +420,9 @@ def operations_figures(*, now: datetime) -> OperationsFigures:
         open_cases_by_priority=by_priority,
         offers_waiting=Task.objects.filter(status=TaskStatus.OFFERED).count(),
         outbox_backlog=backlog["n"],
-        outbox_oldest_age_seconds=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
+        outbox_oldest_age_seconds=_age(now, oldest),
         orders_overdue=SupervisionOrder.objects.overdue(now).count(),
+        partners=partner_figures(now=now),
     )
 
 

@@ -390,6 +390,56 @@ def test_with_nothing_waiting_the_gauges_are_zero_not_missing(client, token):
     assert samples[("beacon_outbox_backlog", frozenset())] == 0
 
 
+@pytest.mark.django_db
+def test_each_partner_has_its_link_and_backlog(client, token):
+    from search.models import PartnerLink
+
+    now = timezone.now()
+
+    def partner(code: str, *, active: bool = True) -> Partner:
+        org = OrganisationFactory(code=code)
+        return Partner.objects.create(
+            organisation=org,
+            base_url=f"https://{code.lower()}.example/api/v1/",
+            region=org.jurisdiction,
+            is_active=active,
+        )
+
+    down, up, retired = partner("DN"), partner("UP"), partner("RT", active=False)
+    partner("NW")
+    PartnerLink.objects.create(partner=down, reachable=False, since=now - timedelta(minutes=5))
+    PartnerLink.objects.create(partner=up, reachable=True, since=now - timedelta(days=1))
+    for who, ages in [(down, (10, 3, None)), (up, (None,)), (retired, (7,))]:
+        request = AidRequestFactory(partner=who, direction="outbound", status="sent")
+        for seq, minutes in enumerate(ages, start=1):
+            message = OutboxMessage.objects.create(
+                request=request,
+                seq=seq,
+                type=AidMessageType.NOTE,
+                body={},
+                next_attempt_at=now,
+                delivered_at=now if minutes is None else None,
+            )
+            OutboxMessage.objects.filter(pk=message.pk).update(
+                created_at=now - timedelta(minutes=minutes or 60)
+            )
+
+    samples = scrape(client)
+
+    assert value(samples, "beacon_partner_reachable", partner="DN") == 0
+    assert value(samples, "beacon_partner_reachable", partner="UP") == 1
+    # Never sent to: no link yet, so neither up nor down; a retired partner is not watched.
+    assert ("beacon_partner_reachable", frozenset({("partner", "NW")})) not in samples
+    assert not any(labels == frozenset({("partner", "RT")}) for _, labels in samples)
+    assert 300 <= value(samples, "beacon_partner_unreachable_seconds", partner="DN") < 360
+    assert value(samples, "beacon_partner_unreachable_seconds", partner="UP") == 0
+    assert value(samples, "beacon_partner_backlog", partner="DN") == 2
+    assert value(samples, "beacon_partner_backlog", partner="UP") == 0
+    assert ("beacon_partner_backlog", frozenset({("partner", "NW")})) in samples
+    assert 600 <= value(samples, "beacon_partner_oldest_age_seconds", partner="DN") < 660
+    assert value(samples, "beacon_partner_oldest_age_seconds", partner="UP") == 0
+
+
 # --- Celery task outcomes -------------------------------------------------------------------------
 
 
