@@ -145,36 +145,30 @@ class OperationsCollector:
         yield from _partner_families(figures.partners)
 
 
+PARTNER_GAUGES = {
+    "reachable": "1 while the partner answers deliveries, 0 while it does not (absent before the "
+    "first).",
+    "unreachable_seconds": "Seconds since the partner stopped answering (0 while it answers).",
+    "backlog": "Messages to the partner neither delivered nor refused.",
+    "oldest_age_seconds": "Age of the oldest message still to be delivered to the partner (0 "
+    "when none).",
+}
+
+
 def _partner_families(partners):
     """Per partner city (its organisation code: a small set an operator configures)."""
-    reachable = GaugeMetricFamily(
-        "beacon_partner_reachable",
-        "1 while the partner answers deliveries, 0 while it does not (absent before the first).",
-        labels=("partner",),
-    )
-    unreachable = GaugeMetricFamily(
-        "beacon_partner_unreachable_seconds",
-        "Seconds since the partner stopped answering (0 while it answers).",
-        labels=("partner",),
-    )
-    backlog = GaugeMetricFamily(
-        "beacon_partner_backlog",
-        "Messages to the partner neither delivered nor refused.",
-        labels=("partner",),
-    )
-    oldest = GaugeMetricFamily(
-        "beacon_partner_oldest_age_seconds",
-        "Age of the oldest message still to be delivered to the partner (0 when none).",
-        labels=("partner",),
-    )
+    families = {
+        name: GaugeMetricFamily(f"beacon_partner_{name}", text, labels=("partner",))
+        for name, text in PARTNER_GAUGES.items()
+    }
     for partner in partners:
         labels = (partner.code,)
         if partner.reachable is not None:
-            reachable.add_metric(labels, 1 if partner.reachable else 0)
-        unreachable.add_metric(labels, partner.unreachable_seconds)
-        backlog.add_metric(labels, partner.waiting)
-        oldest.add_metric(labels, partner.oldest_age_seconds)
-    yield from (reachable, unreachable, backlog, oldest)
+            families["reachable"].add_metric(labels, 1 if partner.reachable else 0)
+        families["unreachable_seconds"].add_metric(labels, partner.unreachable_seconds)
+        families["backlog"].add_metric(labels, partner.waiting)
+        families["oldest_age_seconds"].add_metric(labels, partner.oldest_age_seconds)
+    yield from families.values()
 
 
 def scrape_registry() -> CollectorRegistry:
