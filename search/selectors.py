@@ -239,10 +239,11 @@ def partner_delivery_states(user: User) -> "QuerySet[Partner]":
 
 
 def _partners_with_waiting() -> "QuerySet[Partner]":
-    """Return the active partners with their link, `waiting` and `oldest_waiting_at`."""
+    """Return the active partners, and retired ones with messages still to deliver (their open
+    requests run to their end), with their link, `waiting` and `oldest_waiting_at`."""
     waiting = _waiting_messages().filter(request__partner=OuterRef("pk")).order_by()
     return (
-        Partner.objects.filter(is_active=True)
+        Partner.objects.filter(Q(is_active=True) | Exists(waiting))
         .select_related("organisation", "link")
         # Neither the shapes nor the credentials are shown: do not even read them.
         .defer(
@@ -390,7 +391,8 @@ def _age(now: datetime, then: datetime | None) -> float:
 
 
 def partner_figures(*, now: datetime) -> list[PartnerFigures]:
-    """Return every active partner's link and backlog, in one query, by organisation code."""
+    """Return each partner's link and backlog (those `_partners_with_waiting` names), in one
+    query, by organisation code."""
     figures = []
     for partner in _partners_with_waiting().order_by("organisation__code"):
         link = getattr(partner, "link", None)

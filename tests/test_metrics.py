@@ -407,6 +407,7 @@ def test_each_partner_has_its_link_and_backlog(client, token):
 
     down, up, retired = partner("DN"), partner("UP"), partner("RT", active=False)
     partner("NW")
+    partner("GN", active=False)
     PartnerLink.objects.create(partner=down, reachable=False, since=now - timedelta(minutes=5))
     PartnerLink.objects.create(partner=up, reachable=True, since=now - timedelta(days=1))
     for who, ages in [(down, (10, 3, None)), (up, (None,)), (retired, (7,))]:
@@ -428,9 +429,11 @@ def test_each_partner_has_its_link_and_backlog(client, token):
 
     assert value(samples, "beacon_partner_reachable", partner="DN") == 0
     assert value(samples, "beacon_partner_reachable", partner="UP") == 1
-    # Never sent to: no link yet, so neither up nor down; a retired partner is not watched.
+    # Never sent to: no link yet, so neither up nor down.
     assert ("beacon_partner_reachable", frozenset({("partner", "NW")})) not in samples
-    assert not any(labels == frozenset({("partner", "RT")}) for _, labels in samples)
+    # Retired: watched while its open requests still have messages to deliver, then not at all.
+    assert value(samples, "beacon_partner_backlog", partner="RT") == 1
+    assert not any(labels == frozenset({("partner", "GN")}) for _, labels in samples)
     assert 300 <= value(samples, "beacon_partner_unreachable_seconds", partner="DN") < 360
     assert value(samples, "beacon_partner_unreachable_seconds", partner="UP") == 0
     assert value(samples, "beacon_partner_backlog", partner="DN") == 2

@@ -49,7 +49,9 @@ class PartnerKeyAuthentication(BaseAuthentication):
             api_key = PartnerAPIKey.objects.get_from_key(key)
         except PartnerAPIKey.DoesNotExist:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.") from None
-        if api_key.has_expired or not api_key.partner.is_active:
+        # A retired partner (not active) keeps its key until it is revoked: its open requests
+        # run to their end, and the inbox refuses it new ones.
+        if api_key.has_expired:
             raise exceptions.AuthenticationFailed("This API key has expired or been revoked.")
         return PartnerPrincipal(api_key.partner), api_key
 
@@ -94,7 +96,10 @@ OUTCOME_STATUS = {
     inbox.REFUSED: status.HTTP_409_CONFLICT,
 }
 # Every refusal is a conflict with what we hold, except a request we do not know.
-REFUSAL_STATUS = {"unknown_request": status.HTTP_404_NOT_FOUND}
+REFUSAL_STATUS = {
+    "unknown_request": status.HTTP_404_NOT_FOUND,
+    "partner_retired": status.HTTP_403_FORBIDDEN,
+}
 
 
 class MessageRefusedError(exceptions.APIException):
@@ -130,7 +135,9 @@ class FederationMessageView(APIView):
             202: OpenApiResponse(RECEIPT, description="Kept until the earlier sequence arrives."),
             400: OpenApiResponse(description="Malformed JSON, envelope or data (field errors)."),
             401: OpenApiResponse(description="Unknown key, or bad, missing or stale signature."),
-            403: OpenApiResponse(description="Not a partner key."),
+            403: OpenApiResponse(
+                description="Not a partner key, or a new request from a partner we retired."
+            ),
             404: OpenApiResponse(description="No such request between us."),
             409: OpenApiResponse(description="Out of lifecycle, wrong side, or sequence used."),
             413: OpenApiResponse(description="Body over the limit (1 MB by default)."),

@@ -180,6 +180,11 @@ def _inbox_keep(
 
 
 def _receive_request(*, partner: Partner, envelope: dict) -> Receipt:
+    if not partner.is_active:
+        raise MessageRefused(
+            "partner_retired",
+            {"type": [_("We no longer take new requests from you; open ones run to their end.")]},
+        )
     if envelope["sequence"] != 1:
         raise MessageRefused("sequence", {"sequence": [_("A request starts at sequence 1.")]})
     # Request ids are unique across partners (the pages and the API find a request by its id

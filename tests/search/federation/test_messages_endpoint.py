@@ -90,6 +90,32 @@ def test_bad_credentials_get_401_and_nothing_is_stored(client, fed, how):
     assert stored() == (0, 0)
 
 
+def test_a_retired_partner_asks_nothing_new_but_its_open_requests_run_to_their_end(client, fed):
+    kwargs = {"key": fed.key, "secrets": [fed.secret]}
+    first = envelope("request", request_data())
+    assert signed(client, first, **kwargs).status_code == 201
+    fed.partner.is_active = False
+    fed.partner.save(update_fields=["is_active"])
+
+    new = signed(client, envelope("request", request_data()), **kwargs)
+    assert new.status_code == 403, new.content
+    assert "no longer take new requests" in new.json()["type"][0]
+    assert stored() == (1, 1)
+
+    request_id = first["request_id"]
+    note = envelope("note", {"text": "still looking"}, request_id=request_id, sequence=2)
+    assert signed(client, note, **kwargs).status_code == 200
+    end = envelope("cancelled", {"reason": "found at home"}, request_id=request_id, sequence=3)
+    assert signed(client, end, **kwargs).status_code == 200
+    assert MutualAidRequest.objects.get().status == AidStatus.CANCELLED
+
+    # Its key revoked: nothing more, not even on a request it holds.
+    PartnerAPIKey.objects.update(revoked=True)
+    late = envelope("note", {"text": "one more"}, request_id=request_id, sequence=4)
+    assert signed(client, late, **kwargs).status_code == 401
+    assert stored() == (1, 3)
+
+
 def test_a_key_belongs_to_one_partner_and_its_own_secret(client, fed):
     other = make_partner("PC2", 33.9)
     body = envelope("request", request_data())

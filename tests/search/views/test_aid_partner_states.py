@@ -156,6 +156,20 @@ def test_only_partners_with_a_request_we_see_or_a_link_are_listed(city):
     assert pd.partner.pk
 
 
+def test_a_retired_partner_stays_on_the_board_while_it_has_messages_waiting(city):
+    pb = make_partner("PB", NORTH)
+    request = ask(city, open_case(city.world), pb.partner)
+    pb.partner.is_active = False
+    pb.partner.save()
+
+    board = browser(city.coordinator).get("/aid/").content.decode()
+    assert cells(board, "partner-PB")[2] == "1"
+
+    OutboxMessage.objects.filter(request=request).update(delivered_at=timezone.now())
+    board = browser(city.coordinator).get("/aid/").content.decode()
+    assert 'id="partner-PB"' not in board
+
+
 def test_the_partners_table_is_only_for_coordinators_and_supervisors(city, down_and_up):
     supervisor = UserFactory(organisation=city.world.city, roles=["supervisor"])
     assert 'id="partner-PB"' in browser(supervisor).get("/aid/").content.decode()
