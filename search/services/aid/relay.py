@@ -145,13 +145,11 @@ def stream_drain(*, request_id: int, now: datetime | None = None) -> Drain:
     not answer or said no (the send's outcome), or after DRAIN_BATCH_SIZE sends ("more", and a
     fresh task takes over).
     """
-    partner_id = (
-        MutualAidRequest.objects.filter(pk=request_id).values_list("partner_id", flat=True).first()
-    )
-    if partner_id is None:
+    partner = Partner.objects.filter(aid_requests__pk=request_id).first()
+    if partner is None:
         return Drain(0, "drained")
+    partner_id = partner.pk
     sent = 0
-    partner = Partner.objects.get(pk=partner_id)
     # The link is looked at before the first send and written at most once a second after:
     # while this stream's own sends are answered, the partner is up, and a backlog drains at
     # the rate of each send's round trips.
